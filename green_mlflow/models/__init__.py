@@ -1,0 +1,1 @@
+"""Model architectures with seeded random weights, and seeded synthetic inputs."""

@@ -1,0 +1,84 @@
+"""PyTorch builders for the study's models, from their definitions, with seeded random weights.
+
+Weights cannot be downloaded here and neither speed nor energy depends on their values
+(DESIGN.md, "Models without a model hub").
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+
+def _resnet50(model: dict) -> torch.nn.Module:
+    from torchvision.models import resnet50
+
+    return resnet50(weights=None)
+
+
+def _mobilenet_v2(model: dict) -> torch.nn.Module:
+    from torchvision.models import mobilenet_v2
+
+    return mobilenet_v2(weights=None)
+
+
+class _BertForInference(torch.nn.Module):
+    """BertModel called with keyword arguments, returning plain tensors.
+
+    Keywords matter: positional arguments collide with ``use_cache`` in the legacy ONNX exporter.
+    """
+
+    def __init__(self, bert: torch.nn.Module):
+        super().__init__()
+        self.bert = bert
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        out = self.bert(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            return_dict=True,
+        )
+        return out.last_hidden_state, out.pooler_output
+
+
+def _bert_base(model: dict) -> torch.nn.Module:
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(
+        vocab_size=int(model["vocab_size"]),
+        hidden_size=int(model["hidden_size"]),
+        num_hidden_layers=int(model["num_layers"]),
+        num_attention_heads=int(model["num_heads"]),
+        intermediate_size=int(model["intermediate_size"]),
+        max_position_embeddings=max(512, int(model["seq_len"])),
+        # eager attention exports to plain ONNX ops and is what every framework can implement
+        attn_implementation="eager",
+    )
+    return _BertForInference(BertModel(config))
+
+
+BUILDERS: dict[str, Callable[[dict], torch.nn.Module]] = {
+    "resnet50": _resnet50,
+    "mobilenet_v2": _mobilenet_v2,
+    "bert_base": _bert_base,
+}
+
+OUTPUT_NAMES = {"image": ["logits"], "text": ["last_hidden_state", "pooler_output"]}
+
+
+def build_model(model: dict, seed: int) -> torch.nn.Module:
+    """Build ``model['name']`` in eval mode with weights drawn from ``seed``."""
+    architecture = model.get("architecture") or model["name"]
+    if architecture not in BUILDERS:
+        raise ValueError(
+            f"PyTorch has no builder for model {architecture!r}; allowed: {', '.join(sorted(BUILDERS))}"
+        )
+    torch.manual_seed(seed)
+    return BUILDERS[architecture](model).eval()
+
+
+def parameter_count(module: torch.nn.Module) -> int:
+    """Number of trainable and frozen parameters (buffers such as BatchNorm statistics excluded)."""
+    return sum(p.numel() for p in module.parameters())

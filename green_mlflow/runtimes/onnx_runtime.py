@@ -1,0 +1,105 @@
+"""ONNX Runtime with an execution provider, checked to be the provider really in use.
+
+ONNX Runtime falls back to the CPU provider silently when a requested provider cannot load
+(missing CUDA libraries, a CPU-only wheel); a measurement labelled "cuda" that ran on the CPU
+would be a false result, so the session refuses to start instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnxruntime as ort
+
+from green_mlflow.models.inputs import make_inputs
+
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+MODES = {
+    "ort_all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    "ort_extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "ort_basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "ort_disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+}
+
+
+class ProviderNotInUse(RuntimeError):
+    """The requested execution provider is not the one ONNX Runtime actually uses."""
+
+
+def provider_chain(provider: str, device_id: int, cache_dir: str | None) -> list:
+    """Providers to pass to ONNX Runtime, most preferred first."""
+    if provider not in PROVIDERS:
+        raise ValueError(f"runtime=onnx supports provider {', '.join(PROVIDERS)}, not {provider!r}")
+    if provider == "cpu":
+        return ["CPUExecutionProvider"]
+    cuda = ("CUDAExecutionProvider", {"device_id": device_id})
+    if provider == "cuda":
+        return [cuda, "CPUExecutionProvider"]
+    trt_options = {"device_id": device_id}
+    if cache_dir:
+        # engine builds take minutes; the cache keeps them out of later runs as well as out of the window
+        os.makedirs(cache_dir, exist_ok=True)
+        trt_options.update(trt_engine_cache_enable=True, trt_engine_cache_path=cache_dir)
+    return [("TensorrtExecutionProvider", trt_options), cuda, "CPUExecutionProvider"]
+
+
+def verify_provider(requested: str, available: list[str], in_use: list[str]) -> None:
+    """Raise ProviderNotInUse unless ``requested`` is ONNX Runtime's first provider in use."""
+    wanted = PROVIDERS[requested]
+    if wanted not in available:
+        raise ProviderNotInUse(
+            f"provider={requested} needs {wanted}, but this onnxruntime build offers only "
+            f"{', '.join(available)}; install onnxruntime-gpu (environment 'onnx-gpu') on a GPU host"
+        )
+    if not in_use or in_use[0] != wanted:
+        raise ProviderNotInUse(
+            f"provider={requested} asked for {wanted}, but ONNX Runtime is using {', '.join(in_use)} "
+            "(it fell back, usually because CUDA/cuDNN/TensorRT libraries could not be loaded)"
+        )
+
+
+class OnnxSession:
+    def __init__(self, spec: dict):
+        if spec["mode"] not in MODES:
+            raise ValueError(f"runtime=onnx supports mode {', '.join(MODES)}, not {spec['mode']!r}")
+        self.batch_size = int(spec["batch_size"])
+        self.requested = spec["provider"]
+        options = ort.SessionOptions()
+        options.graph_optimization_level = MODES[spec["mode"]]
+        providers = provider_chain(self.requested, int(spec.get("device_id", 0)), spec.get("trt_cache_dir"))
+        self.session = ort.InferenceSession(spec["onnx_path"], sess_options=options, providers=providers)
+        verify_provider(self.requested, ort.get_available_providers(), self.session.get_providers())
+        arrays = make_inputs(spec["model"], self.batch_size, int(spec["seed"]))
+        wanted = {i.name for i in self.session.get_inputs()}
+        self.feeds = {k: v for k, v in arrays.items() if k in wanted}
+        missing = wanted - set(self.feeds)
+        if missing:
+            raise ValueError(f"the ONNX model expects inputs {sorted(missing)} that the model config does not make")
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def run(self) -> None:
+        self.session.run(None, self.feeds)
+
+    def sync(self) -> None:
+        """``InferenceSession.run`` returns only once outputs are on the host: nothing is queued."""
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.output_names, self.session.run(None, self.feeds)))
+
+    def info(self) -> dict:
+        return {
+            "framework": "onnxruntime",
+            "framework_version": ort.__version__,
+            "provider_in_use": self.session.get_providers()[0],
+            "providers_available": ",".join(ort.get_available_providers()),
+            "graph_optimization_level": str(self.session.get_session_options().graph_optimization_level),
+        }
+
+
+def load(spec: dict) -> OnnxSession:
+    return OnnxSession(spec)

@@ -1,0 +1,62 @@
+"""PyTorch runtime: eager inference under ``torch.inference_mode``."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from green_mlflow.models.inputs import make_inputs
+from green_mlflow.models.torch_models import OUTPUT_NAMES, build_model, parameter_count
+
+MODES = ("eager",)
+DEVICES = {"cpu": "cpu", "cuda": "cuda"}
+
+
+class TorchSession:
+    def __init__(self, spec: dict):
+        provider = spec["provider"]
+        if provider not in DEVICES:
+            raise ValueError(f"runtime=torch supports provider cpu or cuda, not {provider!r}")
+        if spec["mode"] not in MODES:
+            raise ValueError(f"runtime=torch supports mode {', '.join(MODES)}, not {spec['mode']!r}")
+        if provider == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("provider=cuda asked for, but torch.cuda.is_available() is False on this host")
+        self.device = torch.device(DEVICES[provider], int(spec.get("device_id", 0)) if provider == "cuda" else None)
+        self.batch_size = int(spec["batch_size"])
+        self.model_cfg = spec["model"]
+        self.model = build_model(self.model_cfg, int(spec["seed"])).to(self.device)
+        arrays = make_inputs(self.model_cfg, self.batch_size, int(spec["seed"]))
+        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}
+        # vision models take one positional tensor; BertModel must get keywords (see torch_models)
+        self.args = tuple(tensors.values()) if self.model_cfg["kind"] == "image" else ()
+        self.kwargs = {} if self.args else tensors
+        self._cuda = self.device.type == "cuda"
+
+    def run(self) -> None:
+        with torch.inference_mode():
+            self.model(*self.args, **self.kwargs)
+
+    def sync(self) -> None:
+        if self._cuda:
+            torch.cuda.synchronize(self.device)
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        with torch.inference_mode():
+            out = self.model(*self.args, **self.kwargs)
+        tensors = out if isinstance(out, tuple) else (out,)
+        names = OUTPUT_NAMES[self.model_cfg["kind"]]
+        return {name: t.detach().cpu().numpy() for name, t in zip(names, tensors)}
+
+    def info(self) -> dict:
+        return {
+            "parameter_count": parameter_count(self.model),
+            "framework": "torch",
+            "framework_version": torch.__version__,
+            "device": str(self.device),
+            "intra_op_threads": torch.get_num_threads(),
+            "provider_in_use": self.device.type,
+        }
+
+
+def load(spec: dict) -> TorchSession:
+    return TorchSession(spec)

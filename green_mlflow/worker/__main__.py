@@ -1,0 +1,102 @@
+"""``python -m green_mlflow.worker spec.json result.json``: measure one job, standalone.
+
+The spec names the runtime, model, provider, mode, batch size, seed and measurement settings;
+the result is JSON with latency, throughput, energy per domain (with its method), utilisation and
+the facts of the run. Any exception becomes ``{"status": "failed", "error": <traceback>}`` and
+exit code 1, so the orchestrator can record the failure instead of losing it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from green_mlflow.meters import Trace, discover_meters
+from green_mlflow.runtimes import load_session
+from green_mlflow.worker.host import host_facts
+from green_mlflow.worker.protocol import run_protocol
+from green_mlflow.worker.sampler import SamplerProcess, read_trace
+from green_mlflow.worker.stats import LatencyStats
+from green_mlflow.worker.summary import summarise_energy, summarise_utilisation, temperatures
+
+
+def _progress(message: str) -> None:
+    print(f"[worker] {message}", file=sys.stderr, flush=True)
+
+
+def measure_job(spec: dict, progress=_progress) -> dict:
+    """Run the whole measurement for ``spec`` in this process and return the result dict."""
+    measure = spec["measure"]
+    out_dir = Path(spec["output_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device_id = int(spec.get("device_id", 0))
+    meters, unavailable = discover_meters(device_id=device_id, cpu_tdp_w=measure.get("cpu_tdp_w"))
+    intervals = [float(measure["sample_interval_s"])]
+    intervals += [m.needs_power_trace_interval_s for m in meters if m.needs_power_trace_interval_s]
+    interval_s = min(intervals)
+    gpu_in_trace = any(m.domain == "gpu" for m in meters)
+    sampler = SamplerProcess(interval_s, out_dir / "utilisation.csv", device_id if gpu_in_trace else None)
+    try:
+        progress(f"loading {spec['model']['name']} in {spec['runtime']} ({spec['provider']}, {spec['mode']})")
+        load_began = time.monotonic()
+        session = load_session(spec)
+        load_s = time.monotonic() - load_began
+        info = session.info()
+        warmup, windows = run_protocol(session, meters, measure, progress)
+    finally:
+        trace_path = sampler.stop()
+    trace = Trace(read_trace(trace_path))
+    latencies = [ns for w in windows for ns in w.latencies_ns]
+    with (out_dir / "latency_ms.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["window", "iteration", "latency_ms"])
+        for w_index, window in enumerate(windows):
+            writer.writerows((w_index, i, f"{ns / 1e6:.6f}") for i, ns in enumerate(window.latencies_ns))
+    samples = sum(w.samples for w in windows)
+    duration_s = sum(w.duration_s for w in windows)
+    return {
+        "status": "ok",
+        "info": info,
+        "host": host_facts(),
+        "load_s": load_s,
+        "warmup": {"iterations": warmup.iterations, "duration_s": warmup.duration_s},
+        "windows": [
+            {"iterations": w.iterations, "samples": w.samples, "duration_s": w.duration_s,
+             "latency_p50_ms": LatencyStats.from_ns(w.latencies_ns).p50_ms}
+            for w in windows
+        ],
+        "latency": LatencyStats.from_ns(latencies).as_dict(),
+        "throughput_samples_per_s": samples / duration_s,
+        "measured_samples": samples,
+        "measured_duration_s": duration_s,
+        "energy": summarise_energy(meters, unavailable, warmup, windows, trace),
+        "utilisation": summarise_utilisation(trace, windows),
+        "temperatures": temperatures(trace),
+        "sampler": {"interval_s": interval_s, "samples": len(trace.t_s)},
+        "traces": {"utilisation": str(trace_path), "latency": str(out_dir / "latency_ms.csv")},
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m green_mlflow.worker SPEC.json RESULT.json", file=sys.stderr)
+        return 2
+    spec_path, result_path = Path(argv[0]), Path(argv[1])
+    try:
+        result = measure_job(json.loads(spec_path.read_text()))
+        code = 0
+    except BaseException as err:  # noqa: BLE001 — every failure must reach the orchestrator
+        result = {"status": "failed", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+        code = 1
+    tmp = result_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    tmp.replace(result_path)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

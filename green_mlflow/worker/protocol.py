@@ -1,0 +1,120 @@
+"""The measurement protocol (METHOD.md rules 6–8, 12), framework-agnostic.
+
+Warm-up runs until both a minimum iteration count and a minimum duration are reached. Each window
+then runs until it has both a minimum iteration count and a minimum duration. The device is
+synchronised after every iteration, so each latency and each window edge closes when the work is
+done, not when it was queued. Meters are read at window edges only; the loop body is a clock read,
+a run, a sync, a clock read and a list append — nothing else runs inside the measured loop.
+"""
+
+from __future__ import annotations
+
+import time
+from statistics import median
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from green_mlflow.meters.base import EnergyMeter, MeterError
+from green_mlflow.runtimes.base import Session
+
+
+@dataclass
+class Phase:
+    """One measured stretch of work: the warm-up or a window."""
+
+    name: str
+    start_s: float  # time.monotonic() at the first edge
+    end_s: float
+    iterations: int
+    samples: int
+    latencies_ns: list[int] = field(default_factory=list, repr=False)
+    marks: list[tuple[Any, Any]] = field(default_factory=list, repr=False)  # (start, end) per meter
+    mark_errors: list[str | None] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def _mark_all(meters: list[EnergyMeter]) -> tuple[list[Any], list[str | None]]:
+    marks, errors = [], []
+    for meter in meters:
+        try:
+            marks.append(meter.mark())
+            errors.append(None)
+        except MeterError as err:
+            marks.append(None)
+            errors.append(str(err))
+        except Exception as err:  # a driver error mid-run must not end the measurement
+            marks.append(None)
+            errors.append(f"{type(err).__name__}: {err}")
+    return marks, errors
+
+
+def _phase(
+    name: str,
+    session: Session,
+    meters: list[EnergyMeter],
+    min_iterations: int,
+    min_s: float,
+    record_latency: bool,
+) -> Phase:
+    run, sync, clock = session.run, session.sync, time.perf_counter_ns
+    sync()
+    start_marks, start_errors = _mark_all(meters)
+    start_s = time.monotonic()
+    min_ns = int(min_s * 1e9)
+    latencies: list[int] = []
+    append = latencies.append
+    began = clock()
+    iterations = 0
+    while iterations < min_iterations or clock() - began < min_ns:
+        t0 = clock()
+        run()
+        sync()
+        append(clock() - t0)
+        iterations += 1
+    end_s = time.monotonic()
+    end_marks, end_errors = _mark_all(meters)
+    return Phase(
+        name=name,
+        start_s=start_s,
+        end_s=end_s,
+        iterations=iterations,
+        samples=iterations * session.batch_size,
+        latencies_ns=latencies if record_latency else [],
+        marks=list(zip(start_marks, end_marks)),
+        mark_errors=[a or b for a, b in zip(start_errors, end_errors)],
+    )
+
+
+def run_protocol(
+    session: Session,
+    meters: list[EnergyMeter],
+    measure: dict,
+    progress: Callable[[str], None] = lambda _: None,
+) -> tuple[Phase, list[Phase]]:
+    """Warm up, then measure ``measure['windows']`` windows. Returns (warm-up, windows)."""
+    progress(f"warm-up: ≥{measure['warmup_min_iterations']} iterations and ≥{measure['warmup_min_s']} s")
+    warmup = _phase(
+        "warmup", session, meters, int(measure["warmup_min_iterations"]), float(measure["warmup_min_s"]), False
+    )
+    windows = []
+    for index in range(int(measure["windows"])):
+        window = _phase(
+            f"window{index}",
+            session,
+            meters,
+            int(measure["window_min_iterations"]),
+            float(measure["window_min_s"]),
+            True,
+        )
+        windows.append(window)
+        p50 = median(window.latencies_ns) / 1e6
+        progress(
+            f"window {index + 1}/{measure['windows']}: {window.iterations} iterations in "
+            f"{window.duration_s:.2f} s, latency p50 {p50:.2f} ms"
+        )
+        if index + 1 < int(measure["windows"]) and float(measure.get("window_rest_s", 0)) > 0:
+            time.sleep(float(measure["window_rest_s"]))
+    return warmup, windows
