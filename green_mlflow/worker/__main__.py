@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 
 from green_mlflow.meters import Trace, discover_meters
+from green_mlflow.meters.nvml import gpu_facts
 from green_mlflow.runtimes import load_session
 from green_mlflow.worker.host import host_facts
 from green_mlflow.worker.protocol import run_protocol
@@ -62,6 +63,8 @@ def measure_job(spec: dict, progress=_progress) -> dict:
         "status": "ok",
         "info": info,
         "host": host_facts(),
+        "gpu": gpu_facts(device_id) if gpu_in_trace else {},
+        "clock_offset_s": time.time() - time.monotonic(),  # monotonic trace times → wall clock
         "load_s": load_s,
         "warmup": {"iterations": warmup.iterations, "duration_s": warmup.duration_s},
         "windows": [

@@ -1,0 +1,70 @@
+"""The Hydra application: ``python -m green_mlflow [-m] overrides``.
+
+Each Hydra job is planned (refused or pruned with its reason if invalid), then measured and logged
+as a child run of the sweep's parent run (see ``tracking.callback``). A single run (no ``-m``) gets
+a parent run of its own, so both cases look the same in MLflow.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from green_mlflow.config import register_schemas
+from green_mlflow.job import run_job
+from green_mlflow.plan import PlanError, plan_job
+from green_mlflow.tracking import runs
+from green_mlflow.tracking.callback import STATE, close_sweep
+from green_mlflow.tracking.store import TrackingError, open_store
+from green_mlflow.tracking.summary import read_parent, record, write_parent
+
+register_schemas()
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def _label(hc) -> str:
+    return " ".join(hc.overrides.task) or "(defaults)"
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+def main(cfg: DictConfig) -> None:
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    out_dir = Path(hc.runtime.output_dir)
+    folder = Path(hc.sweep.dir).resolve() if multirun else out_dir
+    header = f"job {hc.job.num}: {_label(hc)}" if multirun else _label(hc)
+    print(f"\n[green_mlflow] {header}", flush=True)
+    try:
+        job = plan_job(cfg)
+    except PlanError as err:
+        if not multirun:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            STATE.update(failed=1, closed=True, exit_code=2)
+            return
+        print(f"  pruned: {err}", flush=True)
+        record(folder, {"job": _label(hc), "status": "PRUNED", "reason": str(err)})
+        return
+    if multirun:
+        parent = read_parent(folder)
+        if parent is None:
+            raise RuntimeError(f"no parent run recorded in {folder}: is the SweepRunCallback configured?")
+        store = open_store(parent["tracking_uri"], parent["experiment_name"])
+        parent_run_id = parent["run_id"]
+    else:
+        try:
+            store = open_store(cfg.tracking.uri, cfg.tracking.experiment_name)
+        except TrackingError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            STATE.update(failed=1, closed=True, exit_code=2)
+            return
+        parent_run_id = runs.start_parent(store, f"run {out_dir.name}", {"green.overrides": _label(hc)})
+        write_parent(folder, {"run_id": parent_run_id, "tracking_uri": store.uri, "experiment_name": store.experiment_name})
+        STATE.update(folder=folder, closed=False)
+    record(folder, run_job(store, parent_run_id, cfg, job, out_dir))
+    if not multirun:
+        close_sweep(folder)

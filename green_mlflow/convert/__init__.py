@@ -1,0 +1,92 @@
+"""ONNX conversion: export in the source framework's environment, validate, cache by content hash.
+
+``ensure_onnx`` is the orchestrator's entry. The export itself runs in the source framework's
+environment (``python -m green_mlflow.convert.<source>_to_onnx``), which checks the model with
+``onnx.checker`` and compares ONNX Runtime's outputs with the source model's on identical inputs.
+Only a conversion that passed parity is cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from green_mlflow.worker.launch import run_module, worker_env
+
+CONVERTERS = {"torch": ("green_mlflow.convert.torch_to_onnx", "torch")}  # source → (module, distribution)
+CONVERTER_VERSION = "1"  # bump when the export procedure changes, to invalidate the cache
+
+
+@dataclass(frozen=True)
+class Conversion:
+    ok: bool
+    key: str
+    onnx_path: Path | None
+    report: dict  # parity, checker, exporter, timing; or the failure
+    cached: bool
+
+
+def distribution_version(python: str, distribution: str) -> str:
+    """Version of ``distribution`` in another interpreter, without importing it (fast)."""
+    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=worker_env(), timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"{distribution} is not installed in {python}: {out.stderr.strip().splitlines()[-1:]}")
+    return out.stdout.strip()
+
+
+def cache_key(model: dict, source: str, source_version: str, opset: int, batch_size: int, seed: int) -> str:
+    payload = {
+        "model": model,
+        "source": source,
+        "source_version": source_version,
+        "opset": opset,
+        "batch_size": batch_size,
+        "seed": seed,
+        "converter": CONVERTER_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def ensure_onnx(
+    *,
+    python: str,
+    source: str,
+    model: dict,
+    batch_size: int,
+    seed: int,
+    opset: int,
+    cache_dir: Path,
+    workdir: Path,
+    timeout_s: float,
+    progress: Callable[[str], None],
+) -> Conversion:
+    """Return a validated ONNX model for this job, from the cache or by converting now."""
+    module, distribution = CONVERTERS[source]
+    key = cache_key(model, source, distribution_version(python, distribution), opset, batch_size, seed)
+    entry = cache_dir / key
+    if (entry / "model.onnx").exists() and (entry / "conversion.json").exists():
+        progress(f"ONNX model from cache {entry}")
+        return Conversion(True, key, entry / "model.onnx", json.loads((entry / "conversion.json").read_text()), True)
+    progress(f"converting {model['name']} from {source} to ONNX (opset {opset})")
+    began = time.monotonic()
+    spec = {"model": model, "batch_size": batch_size, "seed": seed, "opset": opset, "output_dir": str(workdir)}
+    result = run_module(python, module, spec, workdir, timeout_s, progress)
+    result["conversion_process_s"] = time.monotonic() - began
+    if result.get("status") != "ok":
+        return Conversion(False, key, None, result, False)
+    staging = cache_dir / f".{key}.{time.time_ns()}"
+    staging.mkdir(parents=True)
+    shutil.copy2(workdir / "model.onnx", staging / "model.onnx")
+    (staging / "conversion.json").write_text(json.dumps(result, indent=2))
+    try:
+        staging.rename(entry)  # atomic: concurrent sweeps either win or find the entry complete
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Conversion(True, key, entry / "model.onnx", result, False)

@@ -1,0 +1,95 @@
+"""Per-runtime Python environments (DESIGN.md decision 1).
+
+Each runtime's worker runs in its own virtual environment, made from a requirements file in
+``specs/``. ``python -m green_mlflow.envs setup`` creates or updates them, idempotently: an
+environment whose marker matches its spec (and Python) is left alone. Environments live in
+``$GREEN_MLFLOW_ENV_DIR`` (default: ``.envs`` beside the package). A runtime can instead use an
+interpreter of your own: ``runtime.python=/path/to/python`` or ``GREEN_MLFLOW_PYTHON_<RUNTIME>``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+SPECS_DIR = Path(__file__).parent / "specs"
+DEFAULT_ENVS = ("torch", "onnx")
+MARKER = ".green_mlflow_spec"
+
+
+class EnvironmentError_(RuntimeError):
+    """An environment cannot be found or made; the message says what to do."""
+
+
+def envs_dir() -> Path:
+    default = Path(__file__).resolve().parents[2] / ".envs"
+    return Path(os.environ.get("GREEN_MLFLOW_ENV_DIR", default)).resolve()
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in SPECS_DIR.glob("*.txt"))
+
+
+def spec_path(name: str) -> Path:
+    path = SPECS_DIR / f"{name}.txt"
+    if not path.exists():
+        raise EnvironmentError_(f"no environment spec named {name!r}; allowed: {', '.join(available())}")
+    return path
+
+
+def _fingerprint(name: str, python: str) -> str:
+    digest = hashlib.sha256(spec_path(name).read_bytes())
+    digest.update(python.encode())
+    return digest.hexdigest()
+
+
+def env_python(name: str) -> Path:
+    return envs_dir() / name / "bin" / "python"
+
+
+def is_current(name: str, base_python: str = sys.executable) -> bool:
+    marker = envs_dir() / name / MARKER
+    return env_python(name).exists() and marker.exists() and marker.read_text() == _fingerprint(name, base_python)
+
+
+def setup(name: str, progress: Callable[[str], None] = print, base_python: str = sys.executable) -> Path:
+    """Create or update environment ``name``; return its interpreter. Safe to call from many processes."""
+    root = envs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_current(name, base_python):
+            progress(f"environment {name}: up to date ({root / name})")
+            return env_python(name)
+        target = root / name
+        if not env_python(name).exists():
+            progress(f"environment {name}: creating {target}")
+            subprocess.run([base_python, "-m", "venv", str(target)], check=True)
+        progress(f"environment {name}: installing {spec_path(name).name} (first time: minutes; torch is several GB)")
+        pip = [str(env_python(name)), "-m", "pip", "install", "--disable-pip-version-check", "-r", str(spec_path(name))]
+        proc = subprocess.run(pip)
+        if proc.returncode != 0:
+            raise EnvironmentError_(
+                f"environment {name}: pip failed (exit {proc.returncode}); see its output above. "
+                f"Fix the cause and run `python -m green_mlflow.envs setup {name}` again"
+            )
+        (target / MARKER).write_text(_fingerprint(name, base_python))
+        progress(f"environment {name}: ready")
+        return env_python(name)
+
+
+def interpreter_for(env_name: str, runtime: str, override: str | None, progress: Callable[[str], None] = print) -> str:
+    """The interpreter a worker for ``runtime`` runs with: the user's, else the managed environment (made on first use)."""
+    chosen = override or os.environ.get(f"GREEN_MLFLOW_PYTHON_{runtime.upper()}")
+    if chosen:
+        if not Path(chosen).exists():
+            raise EnvironmentError_(f"the interpreter given for runtime={runtime} does not exist: {chosen}")
+        return chosen
+    if not is_current(env_name):
+        setup(env_name, progress)
+    return str(env_python(env_name))

@@ -1,0 +1,52 @@
+"""``python -m green_mlflow.envs setup [NAME ...]`` creates or updates runtime environments.
+
+``status`` lists them. With no names, ``setup`` makes the CPU set (torch, onnx); ``--gpu`` adds
+``onnx-gpu`` (onnxruntime-gpu with the CUDA and TensorRT providers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from green_mlflow.envs import (
+    DEFAULT_ENVS,
+    EnvironmentError_,
+    available,
+    env_python,
+    envs_dir,
+    is_current,
+    setup,
+    spec_path,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m green_mlflow.envs", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    make = sub.add_parser("setup", help="create or update environments (idempotent)")
+    make.add_argument("names", nargs="*", metavar="NAME", help=f"one of {', '.join(available())}")
+    make.add_argument("--gpu", action="store_true", help="also make onnx-gpu")
+    sub.add_parser("status", help="list environments and whether they are up to date")
+    args = parser.parse_args(argv)
+    if args.command == "status":
+        print(f"environments in {envs_dir()}")
+        for name in available():
+            state = "up to date" if is_current(name) else "missing or outdated"
+            print(f"  {name:10s} {state:20s} {env_python(name)}")
+        return 0
+    names = list(args.names) or list(DEFAULT_ENVS) + (["onnx-gpu"] if args.gpu else [])
+    try:
+        for name in names:
+            spec_path(name)  # refuse unknown names before installing anything
+        for index, name in enumerate(names, 1):
+            print(f"[{index}/{len(names)}] environment {name}", flush=True)
+            setup(name, lambda msg: print(f"  {msg}", flush=True))
+    except EnvironmentError_ as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

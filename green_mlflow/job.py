@@ -1,0 +1,148 @@
+"""One job from plan to MLflow: convert (runtime=onnx), measure in a worker process, log the child run."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from green_mlflow.convert import ensure_onnx
+from green_mlflow.envs import interpreter_for
+from green_mlflow.plan import Job
+from green_mlflow.tracking import runs
+from green_mlflow.tracking.metrics import (
+    conversion_metrics,
+    energy_metrics,
+    flatten_params,
+    result_metrics,
+    result_tags,
+)
+from green_mlflow.tracking.store import Store
+from green_mlflow.worker.launch import run_module
+from green_mlflow.worker.sampler import read_trace
+
+
+def cache_dir() -> Path:
+    default = Path.home() / ".cache" / "green_mlflow" / "onnx"
+    return Path(os.environ.get("GREEN_MLFLOW_CACHE_DIR", default))
+
+
+def say(label: str):
+    return lambda line: print(f"  [{label}] {line}", file=sys.stderr, flush=True)
+
+
+def config_yaml(cfg) -> str:
+    """The resolved config, without the tracking URI (it may carry credentials)."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config.get("tracking", {}).pop("uri", None)
+    return OmegaConf.to_yaml(config)
+
+
+def job_params(cfg, job: Job) -> dict[str, str]:
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config.pop("tracking", None)  # where runs go is not a property of the measurement (and may hold credentials)
+    params = flatten_params(config)
+    params["mode"] = job.mode  # resolved: "default" means the runtime's default
+    return params
+
+
+def run_job(store: Store, parent_run_id: str, cfg, job: Job, out_dir: Path) -> dict:
+    """Measure ``job`` and log it as a child run. Returns a ledger row; never raises for a failed job."""
+    progress = say(job.label)
+    run_id = runs.start_child(
+        store,
+        parent_run_id,
+        job.label,
+        job_params(cfg, job),
+        {"green.config_hash": job.config_hash(), "green.env": job.env_name},
+    )
+    row = {"job": job.label, "run_id": run_id, "config_hash": job.config_hash()}
+    runs.log_text(store, run_id, "config.yaml", config_yaml(cfg))
+    began = time.monotonic()
+    try:
+        reason = _measure_and_log(store, run_id, job, out_dir, progress)
+    except KeyboardInterrupt:
+        runs.finish(store, run_id, "KILLED")
+        raise
+    except Exception as err:  # a bug or a store error: the sweep goes on, the run says why
+        reason = f"{type(err).__name__}: {err}"
+        runs.log_text(store, run_id, "error.txt", traceback.format_exc())
+    status = "FAILED" if reason else "FINISHED"
+    runs.log_values(store, run_id, {"job_wall_s": time.monotonic() - began}, {"green.status_reason": reason or ""})
+    runs.finish(store, run_id, status)
+    row.update(status=status, reason=reason)
+    metrics = store.client.get_run(run_id).data.metrics
+    for key in ("latency_p50_ms", "throughput_samples_per_s", "energy_per_sample_j", "energy_per_sample_estimated_j"):
+        row[key] = metrics.get(key)
+    tags = store.client.get_run(run_id).data.tags
+    row["energy_method"] = "+".join(
+        sorted({tags[f"energy.{d}.method"] for d in ("gpu", "cpu", "dram") if tags.get(f"energy.{d}.method") in ("counter", "polled")})
+    )
+    progress(f"{status}{': ' + reason if reason else ''}")
+    return row
+
+
+def _measure_and_log(store: Store, run_id: str, job: Job, out_dir: Path, progress) -> str | None:
+    """Returns None on success, else the reason the job failed (already logged to the run)."""
+    python = interpreter_for(job.env_name, job.runtime, job.python, progress)
+    onnx_path = None
+    if job.runtime == "onnx":
+        source_python = interpreter_for(job.source, job.source, None, progress)
+        conversion = ensure_onnx(
+            python=source_python,
+            source=job.source,
+            model=job.model,
+            batch_size=job.batch_size,
+            seed=job.seed,
+            opset=job.opset,
+            cache_dir=cache_dir(),
+            workdir=out_dir / "convert",
+            timeout_s=job.measure["timeout_s"],
+            progress=progress,
+        )
+        metrics, tags = conversion_metrics(conversion.report)
+        tags.update({"onnx.cache_key": conversion.key, "onnx.cached": str(conversion.cached).lower()})
+        runs.log_values(store, run_id, metrics, tags)
+        runs.log_json(store, run_id, "conversion.json", conversion.report, "onnx")
+        if "parity" in conversion.report:
+            runs.log_json(store, run_id, "parity.json", conversion.report["parity"], "onnx")
+        if not conversion.ok:
+            _log_failure(store, run_id, conversion.report)
+            return f"ONNX conversion failed: {conversion.report.get('error')}"
+        runs.log_file(store, run_id, conversion.onnx_path, "onnx")
+        onnx_path = str(conversion.onnx_path)
+    spec = job.spec(str(out_dir / "worker"), onnx_path)
+    result = run_module(python, "green_mlflow.worker", spec, out_dir / "worker", job.measure["timeout_s"], progress)
+    runs.log_json(store, run_id, "spec.json", spec)
+    runs.log_json(store, run_id, "result.json", result)
+    if result.get("status") != "ok":
+        _log_failure(store, run_id, result)
+        return result.get("error", "the worker failed")
+    metrics = result_metrics(result)
+    e_metrics, e_tags = energy_metrics(result["energy"])
+    tags = {**result_tags(result), **e_tags}
+    if "parameter_count" in result["info"]:
+        metrics["model_parameters"] = result["info"]["parameter_count"]
+    runs.log_values(store, run_id, {**metrics, **e_metrics}, tags)
+    trace_path = Path(result["traces"]["utilisation"])
+    runs.log_steps(store, run_id, result, read_trace(trace_path))
+    runs.log_file(store, run_id, trace_path, "traces")
+    runs.log_file(store, run_id, Path(result["traces"]["latency"]), "traces")
+    runs.log_json(
+        store,
+        run_id,
+        "environment.json",
+        {"host": result["host"], "gpu": result.get("gpu"), "runtime": result["info"], "python": python},
+    )
+    return None
+
+
+def _log_failure(store: Store, run_id: str, result: dict) -> None:
+    text = "\n\n".join(
+        part for part in (result.get("error"), result.get("traceback"), result.get("stderr_tail")) if part
+    )
+    runs.log_text(store, run_id, "error.txt", text or "no detail")

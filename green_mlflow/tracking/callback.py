@@ -1,0 +1,67 @@
+"""Hydra callback that owns the sweep's parent run.
+
+``on_multirun_start`` opens the parent run and writes its id into the sweep folder, where every
+job (in this process or, with submitit, in another) finds it. ``on_multirun_end`` prints the
+summary and closes the parent run. Hydra skips ``on_multirun_end`` when a job raised, so jobs never
+raise for a failed measurement, and ``green_mlflow.__main__`` closes a parent left open.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from green_mlflow.tracking import runs
+from green_mlflow.tracking.store import open_store
+from green_mlflow.tracking.summary import read_ledger, read_parent, write_parent
+
+STATE: dict[str, Any] = {}  # parent run and outcome of this process's sweep, for __main__
+
+
+def close_sweep(folder: Path) -> int:
+    """Print the summary, close the parent run; return the number of jobs that did not finish."""
+    from green_mlflow.tracking.summary import table
+
+    parent = read_parent(folder)
+    rows = read_ledger(folder)
+    failed = sum(1 for r in rows if r["status"] != "FINISHED")
+    print("\n" + table(rows) if rows else "\nno jobs ran", flush=True)
+    if parent:
+        store = open_store(parent["tracking_uri"], parent["experiment_name"])
+        status = "FINISHED" if failed == 0 and rows else "FAILED"
+        runs.log_values(
+            store,
+            parent["run_id"],
+            {"jobs_finished": len(rows) - failed, "jobs_failed_or_pruned": failed},
+            {},
+        )
+        runs.finish(store, parent["run_id"], status)
+        print(
+            f"\n{len(rows) - failed} of {len(rows)} jobs finished; parent run {parent['run_id']} "
+            f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI: {store.ui_hint()}",
+            flush=True,
+        )
+    STATE["closed"] = True
+    STATE["failed"] = failed if rows else 1
+    return STATE["failed"]
+
+
+class SweepRunCallback(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        folder = Path(str(config.hydra.sweep.dir)).resolve()
+        store = open_store(config.tracking.uri, config.tracking.experiment_name)
+        overrides = " ".join(config.hydra.overrides.task)
+        run_id = runs.start_parent(
+            store,
+            f"sweep {folder.name}",
+            {"green.sweep_dir": str(folder), "green.overrides": overrides},
+        )
+        write_parent(folder, {"run_id": run_id, "tracking_uri": store.uri, "experiment_name": store.experiment_name})
+        STATE.update(folder=folder, closed=False)
+        print(f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({store.uri})", flush=True)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        close_sweep(Path(str(config.hydra.sweep.dir)).resolve())

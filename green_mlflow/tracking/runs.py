@@ -1,0 +1,100 @@
+"""MLflow runs: the sweep's parent run and one child run per job, written with an explicit client.
+
+``parent_run_id`` is passed explicitly (as the ``mlflow.parentRunId`` tag) rather than with
+``nested=True``, which only works inside one process (DESIGN.md decision 5).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.utils.time import get_current_time_millis
+
+from green_mlflow import __version__
+from green_mlflow.tracking.store import Store
+
+BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch
+TRACE_COLUMNS = {
+    "process_cpu_percent": "trace_cpu_util_process_percent",
+    "system_cpu_percent": "trace_cpu_util_system_percent",
+    "process_rss_mb": "trace_process_rss_mb",
+    "gpu_util_percent": "trace_gpu_util_percent",
+    "gpu_mem_used_mb": "trace_gpu_mem_used_mb",
+    "gpu_power_w": "trace_gpu_power_w",
+}
+
+
+def start_parent(store: Store, name: str, tags: dict[str, str]) -> str:
+    run = store.client.create_run(
+        store.experiment_id,
+        run_name=name,
+        tags={"green.kind": "sweep", "version.green_mlflow": __version__, **tags},
+    )
+    return run.info.run_id
+
+
+def start_child(store: Store, parent_run_id: str, name: str, params: dict[str, str], tags: dict[str, str]) -> str:
+    run = store.client.create_run(
+        store.experiment_id,
+        run_name=name,
+        tags={"mlflow.parentRunId": parent_run_id, "green.kind": "job", "version.green_mlflow": __version__, **tags},
+    )
+    store.client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
+    return run.info.run_id
+
+
+def log_values(store: Store, run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
+    now = get_current_time_millis()
+    metric_list = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None]
+    tag_list = [RunTag(k, str(v)[:8000]) for k, v in tags.items()]
+    for i in range(0, max(len(metric_list), 1), BATCH):
+        store.client.log_batch(run_id, metrics=metric_list[i : i + BATCH], tags=tag_list if i == 0 else [])
+
+
+def log_steps(store: Store, run_id: str, result: dict, trace: dict[str, list]) -> None:
+    """Per-window metrics and the utilisation trace as step metrics (plotted by the MLflow UI)."""
+    now = get_current_time_millis()
+    metrics = []
+    for index, window in enumerate(result["windows"]):
+        metrics.append(Metric("window_latency_p50_ms", window["latency_p50_ms"], now, index))
+        metrics.append(Metric("window_throughput_samples_per_s", window["samples"] / window["duration_s"], now, index))
+    for domain, entry in result["energy"].items():
+        suffix = "" if entry["method"] in ("counter", "polled") else "_estimated"
+        for index, (window, energy_j) in enumerate(zip(result["windows"], entry.get("window_energy_j", []))):
+            if energy_j is not None:
+                metrics.append(Metric(f"window_{domain}_energy_per_sample{suffix}_j", energy_j / window["samples"], now, index))
+    offset_s = result.get("clock_offset_s", 0.0)
+    for step, t_s in enumerate(trace.get("t_s", [])):
+        stamp = int((t_s + offset_s) * 1000)
+        for column, name in TRACE_COLUMNS.items():
+            value = trace[column][step]
+            if value is not None:
+                metrics.append(Metric(name, value, stamp, step))
+    for i in range(0, len(metrics), BATCH):
+        store.client.log_batch(run_id, metrics=metrics[i : i + BATCH])
+
+
+def log_json(store: Store, run_id: str, name: str, payload: object, artifact_path: str | None = None) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_text(json.dumps(payload, indent=2, default=str))
+        store.client.log_artifact(run_id, str(path), artifact_path)
+
+
+def log_text(store: Store, run_id: str, name: str, text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_text(text)
+        store.client.log_artifact(run_id, str(path))
+
+
+def log_file(store: Store, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+    if path.exists():
+        store.client.log_artifact(run_id, str(path), artifact_path)
+
+
+def finish(store: Store, run_id: str, status: str) -> None:
+    store.client.set_terminated(run_id, status)

@@ -1,0 +1,69 @@
+"""The sweep's ledger (``jobs.jsonl`` in the sweep folder) and the one-screen summary table.
+
+Every job — finished, failed or pruned — appends one line, so the summary also works when jobs
+run in other processes or on other hosts sharing the folder (submitit launchers).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from pathlib import Path
+
+LEDGER = "jobs.jsonl"
+PARENT = "parent_run.json"
+
+
+def record(folder: Path, row: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LEDGER, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.write(json.dumps(row) + "\n")
+
+
+def read_ledger(folder: Path) -> list[dict]:
+    path = folder / LEDGER
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def energy_cell(row: dict) -> str:
+    if row.get("energy_per_sample_j") is not None:
+        return f"{row['energy_per_sample_j']:.4g} J ({row.get('energy_method', 'measured')})"
+    if row.get("energy_per_sample_estimated_j") is not None:
+        return f"{row['energy_per_sample_estimated_j']:.4g} J (estimated)"
+    return "unavailable" if row.get("status") == "FINISHED" else "-"
+
+
+def table(rows: list[dict]) -> str:
+    """A plain-text table: one line per job, then the reasons of failed or pruned jobs."""
+    header = ("job", "status", "latency p50", "throughput", "energy/sample")
+    lines = [
+        (
+            row["job"],
+            row["status"],
+            f"{row['latency_p50_ms']:.2f} ms" if row.get("latency_p50_ms") is not None else "-",
+            f"{row['throughput_samples_per_s']:.1f}/s" if row.get("throughput_samples_per_s") is not None else "-",
+            energy_cell(row),
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *lines)]
+    fmt = "  ".join(f"{{:{w}}}" for w in widths)
+    out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    out += [fmt.format(*line) for line in lines]
+    reasons = [f"  {row['job']}: {row['reason']}" for row in rows if row.get("reason")]
+    if reasons:
+        out += ["", "why jobs failed or were pruned:", *reasons]
+    return "\n".join(out)
+
+
+def write_parent(folder: Path, payload: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PARENT).write_text(json.dumps(payload))
+
+
+def read_parent(folder: Path) -> dict | None:
+    path = folder / PARENT
+    return json.loads(path.read_text()) if path.exists() else None

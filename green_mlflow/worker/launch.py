@@ -1,0 +1,96 @@
+"""The orchestrator's side of the process boundary: run a module in another interpreter.
+
+``run_module(python, module, spec, workdir, timeout_s)`` writes ``spec.json``, runs
+``python -m module spec.json result.json`` in a fresh process (its own process group, so a timeout
+kills the whole tree), forwards its progress lines, and always returns a result dict: the child's
+own result, or ``{"status": "failed", ...}`` with the reason — a timeout, a crash (signal), a
+non-zero exit, or no result written — and the tail of its stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Callable
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the directory holding green_mlflow/
+STDERR_TAIL_LINES = 60
+
+
+def _forward(stream, tail: deque, progress: Callable[[str], None]) -> None:
+    for line in stream:
+        line = line.rstrip("\n")
+        tail.append(line)
+        progress(line)
+
+
+def worker_env() -> dict[str, str]:
+    """Environment for a child: the package importable without installing it in the runtime's environment."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_module(
+    python: str,
+    module: str,
+    spec: dict,
+    workdir: Path,
+    timeout_s: float,
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> dict:
+    workdir.mkdir(parents=True, exist_ok=True)
+    spec_path, result_path = workdir / "spec.json", workdir / "result.json"
+    spec_path.write_text(json.dumps(spec, indent=2))
+    result_path.unlink(missing_ok=True)
+    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    proc = subprocess.Popen(
+        [python, "-m", module, str(spec_path), str(result_path)],
+        cwd=workdir,
+        env=worker_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    reader = threading.Thread(target=_forward, args=(proc.stderr, tail, progress), daemon=True)
+    reader.start()
+    try:
+        code = proc.wait(timeout=timeout_s)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        code = proc.wait()
+        timed_out = True
+    except BaseException:  # Ctrl-C in the orchestrator: do not leave the child running
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    reader.join(timeout=5)
+    stderr_tail = "\n".join(tail)
+    if timed_out:
+        return _failed(f"timed out after {timeout_s:g} s (measure.timeout_s) and was killed", stderr_tail)
+    result = None
+    if result_path.exists():
+        try:
+            result = json.loads(result_path.read_text())
+        except json.JSONDecodeError as err:
+            return _failed(f"wrote an unreadable result ({err})", stderr_tail)
+    if result is not None:
+        result.setdefault("stderr_tail", stderr_tail)
+        return result
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        return _failed(f"crashed with signal {name}", stderr_tail)
+    return _failed(f"exited with code {code} without writing a result", stderr_tail)
+
+
+def _failed(reason: str, stderr_tail: str) -> dict:
+    return {"status": "failed", "error": f"the worker process {reason}", "stderr_tail": stderr_tail}
