@@ -22,7 +22,7 @@ def run() -> int:
         folder = STATE.get("folder")
         if folder is not None and not STATE.get("closed"):
             parent = read_parent(folder)
-            if parent:
+            if parent and not parent.get("adopted"):
                 store = open_store(parent["tracking_uri"], parent["experiment_name"])
                 runs.finish(store, parent["run_id"], "KILLED" if interrupted else "FAILED")
             STATE["failed"] = STATE.get("failed") or 1

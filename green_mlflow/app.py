@@ -18,10 +18,9 @@ from omegaconf import DictConfig
 from green_mlflow.config import register_schemas
 from green_mlflow.job import run_job
 from green_mlflow.plan import PlanError, plan_job
-from green_mlflow.tracking import runs
-from green_mlflow.tracking.callback import STATE, close_sweep
+from green_mlflow.tracking.callback import STATE, close_sweep, open_parent
 from green_mlflow.tracking.store import TrackingError, open_store
-from green_mlflow.tracking.summary import read_parent, record, write_parent
+from green_mlflow.tracking.summary import read_parent, record
 
 register_schemas()
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
@@ -62,9 +61,7 @@ def main(cfg: DictConfig) -> None:
             print(f"error: {err}", file=sys.stderr, flush=True)
             STATE.update(failed=1, closed=True, exit_code=2)
             return
-        parent_run_id = runs.start_parent(store, f"run {out_dir.name}", {"green.overrides": _label(hc)})
-        write_parent(folder, {"run_id": parent_run_id, "tracking_uri": store.uri, "experiment_name": store.experiment_name})
-        STATE.update(folder=folder, closed=False)
+        parent_run_id = open_parent(store, folder, f"run {out_dir.name}", _label(hc))
     record(folder, run_job(store, parent_run_id, cfg, job, out_dir))
     if not multirun:
         close_sweep(folder)

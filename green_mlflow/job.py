@@ -80,7 +80,13 @@ def run_job(store: Store, parent_run_id: str, cfg, job: Job, out_dir: Path) -> d
         row[key] = metrics.get(key)
     tags = store.client.get_run(run_id).data.tags
     row["energy_method"] = "+".join(
-        sorted({tags[f"energy.{d}.method"] for d in ("gpu", "cpu", "dram") if tags.get(f"energy.{d}.method") in ("counter", "polled")})
+        sorted(
+            {
+                tags[f"energy.{d}.method"]
+                for d in ("gpu", "cpu", "dram")
+                if tags.get(f"energy.{d}.method") in ("counter", "polled")
+            }
+        )
     )
     progress(f"{status}{': ' + reason if reason else ''}")
     return row

@@ -95,7 +95,9 @@ def plan_job(cfg: DictConfig) -> Job:
     if runtime == "onnx":
         _allowed("runtime.source", source, ONNX_SOURCES, "for runtime=onnx")
     elif source is not None:
-        raise PlanError(f"runtime.source is only for runtime=onnx (it names the framework exported from), not runtime={runtime}")
+        raise PlanError(
+            f"runtime.source is only for runtime=onnx (it names the framework exported from), not runtime={runtime}"
+        )
     if not 1 <= cfg.batch_size <= MAX_BATCH_SIZE:
         raise PlanError(f"batch_size={cfg.batch_size} is out of range; allowed: 1 to {MAX_BATCH_SIZE}")
     if cfg.seed < 0:
@@ -110,7 +112,9 @@ def plan_job(cfg: DictConfig) -> Job:
         if measure[key] < 0:
             raise PlanError(f"measure.{key}={measure[key]} must be zero or positive")
     if not 0.01 <= measure["sample_interval_s"] <= 10:
-        raise PlanError(f"measure.sample_interval_s={measure['sample_interval_s']} is out of range; allowed: 0.01 to 10")
+        raise PlanError(
+            f"measure.sample_interval_s={measure['sample_interval_s']} is out of range; allowed: 0.01 to 10"
+        )
     if measure["timeout_s"] <= 0:
         raise PlanError(f"measure.timeout_s={measure['timeout_s']} must be positive")
     if measure["cpu_tdp_w"] is not None and measure["cpu_tdp_w"] <= 0:

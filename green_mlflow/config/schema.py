@@ -8,7 +8,6 @@ checks that depend on more than one field (e.g. which providers a runtime offers
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -17,8 +16,8 @@ from omegaconf import MISSING
 @dataclass
 class RuntimeConfig:
     name: str = MISSING  # torch | onnx
-    source: Optional[str] = None  # runtime=onnx only: the framework the model is exported from
-    python: Optional[str] = None  # an interpreter of your own for this runtime (else its managed environment)
+    source: str | None = None  # runtime=onnx only: the framework the model is exported from
+    python: str | None = None  # an interpreter of your own for this runtime (else its managed environment)
     opset: int = 17  # ONNX opset for exports
 
 
@@ -26,7 +25,7 @@ class RuntimeConfig:
 class ModelConfig:
     name: str = MISSING
     kind: str = MISSING  # image | text
-    architecture: Optional[str] = None  # builder to use; defaults to ``name``
+    architecture: str | None = None  # builder to use; defaults to ``name``
     image_size: int = 224
     seq_len: int = 128
     vocab_size: int = 30522
@@ -60,15 +59,15 @@ class MeasureConfig:
     window_rest_s: float = 0.0
     sample_interval_s: float = 0.1
     # TDP for the CPU energy *estimate* used only where RAPL cannot be read; null = no estimate
-    cpu_tdp_w: Optional[float] = None
+    cpu_tdp_w: float | None = None
     timeout_s: float = 3600.0
 
 
 @dataclass
 class TrackingConfig:
     name: str = "local"
-    uri: Optional[str] = None  # else $MLFLOW_TRACKING_URI, else sqlite:///<absolute cwd>/mlflow.db
-    experiment_name: Optional[str] = None  # else $MLFLOW_EXPERIMENT_NAME, else "green_mlflow"
+    uri: str | None = None  # else $MLFLOW_TRACKING_URI, else sqlite:///<absolute cwd>/mlflow.db
+    experiment_name: str | None = None  # else $MLFLOW_EXPERIMENT_NAME, else "green_mlflow"
 
 
 @dataclass

@@ -13,9 +13,9 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from green_mlflow.worker.launch import run_module, worker_env
 

@@ -20,7 +20,10 @@ def compare_outputs(reference: dict[str, np.ndarray], converted: dict[str, np.nd
             continue
         got = converted[name]
         if got.shape != ref.shape:
-            outputs[name] = {"passed": False, "reason": f"shape {list(got.shape)} differs from the source's {list(ref.shape)}"}
+            outputs[name] = {
+                "passed": False,
+                "reason": f"shape {list(got.shape)} differs from the source's {list(ref.shape)}",
+            }
             continue
         ref64, got64 = ref.astype(np.float64), got.astype(np.float64)
         max_abs_err = float(np.abs(got64 - ref64).max()) if ref.size else 0.0
@@ -38,7 +41,9 @@ def compare_outputs(reference: dict[str, np.ndarray], converted: dict[str, np.nd
 
 def describe_failure(report: dict) -> str:
     bad = [
-        f"{name}: {out['reason']}" if "reason" in out else f"{name}: max error {out['max_rel_err']:.3g} of the output's scale"
+        f"{name}: {out['reason']}"
+        if "reason" in out
+        else f"{name}: max error {out['max_rel_err']:.3g} of the output's scale"
         for name, out in report["outputs"].items()
         if not out["passed"]
     ]

@@ -28,7 +28,9 @@ from green_mlflow.models.torch_models import OUTPUT_NAMES, build_model, paramete
 EXPORTER = "torch.onnx.export(dynamo=False) (TorchScript-based)"
 
 
-def export(module: torch.nn.Module, feeds: dict[str, np.ndarray], path: Path, opset: int, output_names: list[str]) -> None:
+def export(
+    module: torch.nn.Module, feeds: dict[str, np.ndarray], path: Path, opset: int, output_names: list[str]
+) -> None:
     """Export ``module`` called with ``feeds`` (in order, positionally) to ``path``."""
     args = tuple(torch.from_numpy(v) for v in feeds.values())
     with warnings.catch_warnings():

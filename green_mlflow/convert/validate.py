@@ -9,9 +9,7 @@ import numpy as np
 from green_mlflow.convert.parity import compare_outputs
 
 
-def validate_onnx(
-    onnx_path: str, feeds: dict[str, np.ndarray], reference: dict[str, np.ndarray], tol: float
-) -> dict:
+def validate_onnx(onnx_path: str, feeds: dict[str, np.ndarray], reference: dict[str, np.ndarray], tol: float) -> dict:
     """``onnx.checker`` on the file, then ONNX Runtime (CPU) outputs against ``reference``."""
     import onnx
     import onnxruntime as ort

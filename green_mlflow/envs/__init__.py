@@ -14,8 +14,8 @@ import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 SPECS_DIR = Path(__file__).parent / "specs"
 DEFAULT_ENVS = ("torch", "onnx")

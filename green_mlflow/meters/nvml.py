@@ -108,7 +108,9 @@ def probe_nvml(device_id: int, nvml: Any = None) -> tuple[list[EnergyMeter], lis
         lib.nvmlDeviceGetPowerUsage(handle)
         return [NvmlPolledMeter(device_id, name)], []
     except Exception as err:
-        return [], [MeterStatus("gpu", "unavailable", f"GPU {device_id} ({name}) reports neither energy nor power: {err}")]
+        return [], [
+            MeterStatus("gpu", "unavailable", f"GPU {device_id} ({name}) reports neither energy nor power: {err}")
+        ]
 
 
 def gpu_facts(device_id: int, nvml: Any = None) -> dict[str, str]:

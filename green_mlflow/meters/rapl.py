@@ -85,7 +85,9 @@ class RaplMeter(EnergyMeter):
         self.domain = domain
         self.zones = zones
         names = ", ".join(z.name for z in zones)
-        self.covers = f"RAPL {names} via powercap energy_uj (whole {'package' if domain == 'cpu' else 'DRAM'}, all processes)"
+        self.covers = (
+            f"RAPL {names} via powercap energy_uj (whole {'package' if domain == 'cpu' else 'DRAM'}, all processes)"
+        )
 
     def mark(self) -> tuple[float, list[int]]:
         return time.monotonic(), [z.read_uj() for z in self.zones]
@@ -128,4 +130,3 @@ def probe_rapl(root: Path = POWERCAP_ROOT) -> tuple[list[RaplMeter], list[MeterS
             continue
         meters.append(meter)
     return meters, statuses
-

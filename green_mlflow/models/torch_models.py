@@ -6,7 +6,7 @@ Weights cannot be downloaded here and neither speed nor energy depends on their 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -72,9 +72,7 @@ def build_model(model: dict, seed: int) -> torch.nn.Module:
     """Build ``model['name']`` in eval mode with weights drawn from ``seed``."""
     architecture = model.get("architecture") or model["name"]
     if architecture not in BUILDERS:
-        raise ValueError(
-            f"PyTorch has no builder for model {architecture!r}; allowed: {', '.join(sorted(BUILDERS))}"
-        )
+        raise ValueError(f"PyTorch has no builder for model {architecture!r}; allowed: {', '.join(sorted(BUILDERS))}")
     torch.manual_seed(seed)
     return BUILDERS[architecture](model).eval()
 

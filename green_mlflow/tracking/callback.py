@@ -8,6 +8,7 @@ raise for a failed measurement, and ``green_mlflow.__main__`` closes a parent le
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,14 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from green_mlflow.tracking import runs
-from green_mlflow.tracking.store import open_store
-from green_mlflow.tracking.summary import read_ledger, read_parent, write_parent
+from green_mlflow.tracking.store import Store, open_store
+from green_mlflow.tracking.summary import read_ledger, read_parent, table, write_parent
 
 STATE: dict[str, Any] = {}  # parent run and outcome of this process's sweep, for __main__
 
 
 def close_sweep(folder: Path) -> int:
     """Print the summary, close the parent run; return the number of jobs that did not finish."""
-    from green_mlflow.tracking.summary import table
-
     parent = read_parent(folder)
     rows = read_ledger(folder)
     failed = sum(1 for r in rows if r["status"] != "FINISHED")
@@ -38,7 +37,8 @@ def close_sweep(folder: Path) -> int:
             {"jobs_finished": len(rows) - failed, "jobs_failed_or_pruned": failed},
             {},
         )
-        runs.finish(store, parent["run_id"], status)
+        if not parent.get("adopted"):  # `mlflow run` ends its own run from our exit code
+            runs.finish(store, parent["run_id"], status)
         print(
             f"\n{len(rows) - failed} of {len(rows)} jobs finished; parent run {parent['run_id']} "
             f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI: {store.ui_hint()}",
@@ -49,18 +49,33 @@ def close_sweep(folder: Path) -> int:
     return STATE["failed"]
 
 
+def open_parent(store: Store, folder: Path, name: str, overrides: str) -> str:
+    """Start the parent run (or adopt the one ``mlflow run`` started) and record it in ``folder``."""
+    tags = {"green.sweep_dir": str(folder), "green.overrides": overrides}
+    adopted = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run`: that run is the parent
+    if adopted:
+        run_id = adopted
+        runs.log_values(store, run_id, {}, {"green.kind": "sweep", **tags})
+    else:
+        run_id = runs.start_parent(store, name, tags)
+    write_parent(
+        folder,
+        {
+            "run_id": run_id,
+            "tracking_uri": store.uri,
+            "experiment_name": store.experiment_name,
+            "adopted": bool(adopted),
+        },
+    )
+    STATE.update(folder=folder, closed=False)
+    return run_id
+
+
 class SweepRunCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         folder = Path(str(config.hydra.sweep.dir)).resolve()
         store = open_store(config.tracking.uri, config.tracking.experiment_name)
-        overrides = " ".join(config.hydra.overrides.task)
-        run_id = runs.start_parent(
-            store,
-            f"sweep {folder.name}",
-            {"green.sweep_dir": str(folder), "green.overrides": overrides},
-        )
-        write_parent(folder, {"run_id": run_id, "tracking_uri": store.uri, "experiment_name": store.experiment_name})
-        STATE.update(folder=folder, closed=False)
+        run_id = open_parent(store, folder, f"sweep {folder.name}", " ".join(config.hydra.overrides.task))
         print(f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({store.uri})", flush=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

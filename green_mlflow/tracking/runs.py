@@ -65,7 +65,9 @@ def log_steps(store: Store, run_id: str, result: dict, trace: dict[str, list]) -
         suffix = "" if entry["method"] in ("counter", "polled") else "_estimated"
         for index, (window, energy_j) in enumerate(zip(result["windows"], entry.get("window_energy_j", []))):
             if energy_j is not None:
-                metrics.append(Metric(f"window_{domain}_energy_per_sample{suffix}_j", energy_j / window["samples"], now, index))
+                metrics.append(
+                    Metric(f"window_{domain}_energy_per_sample{suffix}_j", energy_j / window["samples"], now, index)
+                )
     offset_s = result.get("clock_offset_s", 0.0)
     for step, t_s in enumerate(trace.get("t_s", [])):
         stamp = int((t_s + offset_s) * 1000)

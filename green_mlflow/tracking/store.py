@@ -3,7 +3,7 @@
 Precedence: ``tracking.uri`` > ``$MLFLOW_TRACKING_URI`` > ``sqlite:///<absolute cwd>/mlflow.db``
 (MLflow's own default since 3.7, made absolute so that no job that changes directory creates a
 store of its own). The experiment: ``tracking.experiment_name`` > ``$MLFLOW_EXPERIMENT_NAME`` >
-``green_mlflow``.
+``$MLFLOW_EXPERIMENT_ID`` (set by ``mlflow run``) > ``green_mlflow``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class TrackingError(RuntimeError):
 def absolute_uri(uri: str, cwd: Path) -> str:
     """Make a relative SQLite or file store URI absolute against ``cwd``."""
     if uri.startswith(SQLITE) and not uri.startswith(SQLITE + "/"):
-        return f"{SQLITE}{(cwd / uri[len(SQLITE):]).resolve()}"
+        return f"{SQLITE}{(cwd / uri[len(SQLITE) :]).resolve()}"
     if "://" not in uri:  # a plain path means a file store
         return (cwd / uri).resolve().as_uri()
     return uri
@@ -57,10 +57,10 @@ def open_store(uri: str | None, experiment_name: str | None, cwd: Path | None = 
     """Resolve the URI and experiment (created if missing) and check that the store answers."""
     cwd = cwd or Path.cwd()
     uri = absolute_uri(uri or os.environ.get("MLFLOW_TRACKING_URI") or f"{SQLITE}mlflow.db", cwd)
-    name = experiment_name or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
+    name = experiment_name or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     artifact_location = None
     if uri.startswith(SQLITE):
-        db = Path(uri[len(SQLITE):])
+        db = Path(uri[len(SQLITE) :])
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -68,6 +68,9 @@ def open_store(uri: str | None, experiment_name: str | None, cwd: Path | None = 
         artifact_location = (db.parent / "mlartifacts").as_uri()
     client = MlflowClient(tracking_uri=uri)
     try:
+        if not name and os.environ.get("MLFLOW_EXPERIMENT_ID"):
+            name = client.get_experiment(os.environ["MLFLOW_EXPERIMENT_ID"]).name
+        name = name or DEFAULT_EXPERIMENT
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             try:

@@ -68,8 +68,12 @@ def measure_job(spec: dict, progress=_progress) -> dict:
         "load_s": load_s,
         "warmup": {"iterations": warmup.iterations, "duration_s": warmup.duration_s},
         "windows": [
-            {"iterations": w.iterations, "samples": w.samples, "duration_s": w.duration_s,
-             "latency_p50_ms": LatencyStats.from_ns(w.latencies_ns).p50_ms}
+            {
+                "iterations": w.iterations,
+                "samples": w.samples,
+                "duration_s": w.duration_s,
+                "latency_p50_ms": LatencyStats.from_ns(w.latencies_ns).p50_ms,
+            }
             for w in windows
         ],
         "latency": LatencyStats.from_ns(latencies).as_dict(),

@@ -16,8 +16,8 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the directory holding green_mlflow/
 STDERR_TAIL_LINES = 60

@@ -10,9 +10,10 @@ a run, a sync, a clock read and a list append — nothing else runs inside the m
 from __future__ import annotations
 
 import time
-from statistics import median
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from statistics import median
+from typing import Any
 
 from green_mlflow.meters.base import EnergyMeter, MeterError
 from green_mlflow.runtimes.base import Session

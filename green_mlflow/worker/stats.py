@@ -21,7 +21,7 @@ class LatencyStats:
     max_ms: float
 
     @classmethod
-    def from_ns(cls, latencies_ns: list[int]) -> "LatencyStats":
+    def from_ns(cls, latencies_ns: list[int]) -> LatencyStats:
         if not latencies_ns:
             raise ValueError("no latencies to summarise")
         ms = np.asarray(latencies_ns, dtype=np.float64) / 1e6

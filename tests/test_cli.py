@@ -1,0 +1,95 @@
+"""The product end to end: `python -m green_mlflow` in real processes, real environments, a real SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import TINY_MEASURE, require_env, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _runs(uri: str):
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("green_mlflow")
+    all_runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in all_runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in all_runs if "mlflow.parentRunId" in r.data.tags]
+    return client, parents, children
+
+
+def test_sweep_of_torch_and_onnx_lands_as_parent_and_finished_children(tmp_path: Path, sqlite_uri: str):
+    require_env("torch"), require_env("onnx")
+    proc = run_cli(
+        ["-m", "runtime=torch,onnx", "model=mobilenet_v2", "batch_size=1", *TINY_MEASURE], tmp_path, sqlite_uri
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 of 2 jobs finished" in proc.stdout and "mlflow ui --backend-store-uri" in proc.stdout
+
+    client, parents, children = _runs(sqlite_uri)
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert sorted(c.data.params["runtime"] for c in children) == ["onnx", "torch"]
+    for child in children:
+        assert child.info.status == "FINISHED"
+        assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        metrics, tags = child.data.metrics, child.data.tags
+        assert metrics["latency_p50_ms"] > 0 and metrics["throughput_samples_per_s"] > 0
+        assert metrics["cpu_util_process_percent"] > 0
+        assert tags["energy.cpu.method"] == "estimated" and metrics["cpu_energy_per_sample_estimated_j"] > 0
+        assert tags["energy.gpu.method"] == "unavailable" and "gpu_energy_j" not in metrics
+        assert {"runtime", "model", "provider", "mode", "batch_size"} <= set(child.data.params)
+        assert len(tags["green.config_hash"]) == 16
+        history = client.get_metric_history(child.info.run_id, "trace_cpu_util_process_percent")
+        assert len(history) >= 2, "utilisation is logged as step metrics"
+        artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert {"config.yaml", "environment.json", "result.json", "traces"} <= artifacts
+    onnx_child = next(c for c in children if c.data.params["runtime"] == "onnx")
+    onnx_files = {a.path for a in client.list_artifacts(onnx_child.info.run_id, "onnx")}
+    assert {"onnx/model.onnx", "onnx/parity.json"} <= onnx_files
+    assert onnx_child.data.tags["onnx.parity"] == "passed"
+    assert onnx_child.data.metrics["onnx_parity_max_rel_err"] < 1e-4
+    assert onnx_child.data.tags["provider.in_use"] == "CPUExecutionProvider"
+
+
+def test_sweep_goes_on_after_a_job_fails_and_exits_non_zero(tmp_path: Path, sqlite_uri: str):
+    require_env("torch")
+    proc = run_cli(["-m", "model.image_size=0,32", *TINY_MEASURE], tmp_path, sqlite_uri)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    client, parents, children = _runs(sqlite_uri)
+    assert parents[0].info.status == "FAILED"
+    by_size = {c.data.params["model.image_size"]: c for c in children}
+    assert by_size["32"].info.status == "FINISHED"
+    failed = by_size["0"]
+    assert failed.info.status == "FAILED"
+    error = Path(client.download_artifacts(failed.info.run_id, "error.txt", str(tmp_path))).read_text()
+    assert "Traceback" in error
+    assert "1 of 2 jobs finished" in proc.stdout and "why jobs failed or were pruned" in proc.stdout
+
+
+def test_invalid_combination_in_a_sweep_is_pruned_with_its_reason(tmp_path: Path, sqlite_uri: str):
+    require_env("torch")
+    proc = run_cli(
+        ["-m", "runtime=torch,onnx", "mode=eager", "model.image_size=32", *TINY_MEASURE], tmp_path, sqlite_uri
+    )
+    assert proc.returncode == 1
+    assert "PRUNED" in proc.stdout
+    assert "mode=eager is not available with runtime=onnx; allowed: ort_all" in proc.stdout
+    _, _, children = _runs(sqlite_uri)
+    assert [c.data.params["runtime"] for c in children] == ["torch"], "a pruned job makes no run"
+
+
+def test_invalid_single_run_is_refused_before_the_store_is_touched(tmp_path: Path):
+    db = tmp_path / "untouched" / "mlflow.db"
+    proc = run_cli(["runtime=torch", "provider=tensorrt"], tmp_path, f"sqlite:///{db}", timeout=120)
+    assert proc.returncode == 2
+    assert "provider=tensorrt is not available with runtime=torch; allowed: cpu, cuda" in proc.stderr
+    assert not db.exists()
+
+
+def test_unknown_option_gets_hydras_list_of_allowed_values(tmp_path: Path):
+    proc = run_cli(["model=alexnet"], tmp_path, f"sqlite:///{tmp_path}/m.db", timeout=120)
+    assert proc.returncode != 0
+    assert "model/alexnet" in proc.stderr and "mobilenet_v2" in proc.stderr

@@ -1,0 +1,89 @@
+"""Config composition: real conf/ tree, structured schemas, and the plan's validation."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from green_mlflow.plan import PlanError, plan_job
+
+
+def test_defaults_compose_to_torch_mobilenet_on_cpu(compose_config):
+    cfg = compose_config()
+    assert (cfg.runtime.name, cfg.model.name, cfg.provider.name, cfg.mode.name) == (
+        "torch",
+        "mobilenet_v2",
+        "cpu",
+        "default",
+    )
+    assert cfg.batch_size == 1 and cfg.seed == 0
+    assert cfg.measure.name == "default" and cfg.measure.window_min_s == 5.0
+
+
+def test_default_mode_resolves_per_runtime(compose_config):
+    assert plan_job(compose_config(["runtime=torch"])).mode == "eager"
+    assert plan_job(compose_config(["runtime=onnx"])).mode == "ort_all"
+
+
+def test_bert_base_has_bert_base_uncased_sizes(compose_config):
+    model = compose_config(["model=bert_base"]).model
+    assert (model.num_layers, model.hidden_size, model.num_heads, model.intermediate_size) == (12, 768, 12, 3072)
+    assert (model.vocab_size, model.seq_len, model.kind) == (30522, 128, "text")
+
+
+def test_unknown_option_lists_the_allowed_ones(compose_config):
+    with pytest.raises(ConfigCompositionException) as err:
+        compose_config(["runtime=jax"])
+    assert "runtime/jax" in str(err.value) and "onnx" in str(err.value) and "torch" in str(err.value)
+
+
+def test_wrong_type_is_rejected_by_the_schema(compose_config):
+    with pytest.raises((ConfigCompositionException, ValidationError)) as err:
+        compose_config(["batch_size=big"])
+    assert "batch_size" in str(err.value)
+
+
+def test_unknown_key_is_rejected_by_the_schema(compose_config):
+    with pytest.raises((ConfigCompositionException, ValidationError)):
+        compose_config(["measure.windowz=3"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["runtime=torch", "provider=tensorrt"],
+            "provider=tensorrt is not available with runtime=torch; allowed: cpu, cuda",
+        ),
+        (["runtime=torch", "mode=ort_all"], "mode=ort_all is not available with runtime=torch; allowed: eager"),
+        (["runtime=onnx", "mode=eager"], "allowed: ort_all, ort_extended, ort_basic, ort_disabled"),
+        (
+            ["runtime=onnx", "runtime.source=jax"],
+            "runtime.source=jax is not available for runtime=onnx; allowed: torch",
+        ),
+        (["runtime=torch", "runtime.source=torch"], "runtime.source is only for runtime=onnx"),
+        (["batch_size=0"], "batch_size=0 is out of range; allowed: 1 to 4096"),
+        (["batch_size=100000"], "allowed: 1 to 4096"),
+        (["measure.windows=0"], "measure.windows=0 must be at least 1"),
+        (["measure.cpu_tdp_w=-5"], "measure.cpu_tdp_w=-5.0 must be positive"),
+        (["provider=cuda", "measure=quick", "measure.window_min_s=0.5"], "too short for GPU energy"),
+    ],
+)
+def test_invalid_combinations_are_refused_with_what_is_allowed(compose_config, overrides, message):
+    with pytest.raises(PlanError) as err:
+        plan_job(compose_config(overrides))
+    assert message in str(err.value)
+
+
+def test_job_environment_follows_runtime_and_provider(compose_config):
+    assert plan_job(compose_config(["runtime=torch", "provider=cuda"])).env_name == "torch"
+    assert plan_job(compose_config(["runtime=onnx"])).env_name == "onnx"
+    assert plan_job(compose_config(["runtime=onnx", "provider=tensorrt"])).env_name == "onnx-gpu"
+
+
+def test_config_hash_changes_with_the_measurement_not_the_interpreter(compose_config):
+    base = plan_job(compose_config()).config_hash()
+    assert plan_job(compose_config(["batch_size=2"])).config_hash() != base
+    assert plan_job(compose_config(["runtime.python=/usr/bin/python3"])).config_hash() == base
+    assert plan_job(compose_config()).config_hash() == base

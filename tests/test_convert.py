@@ -1,0 +1,67 @@
+"""ONNX conversion through the orchestrator: real export in the torch environment, parity, cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from green_mlflow.convert import cache_key, ensure_onnx
+from tests.conftest import require_env
+
+pytestmark = pytest.mark.slow
+
+SMALL = {"name": "mobilenet_v2", "kind": "image", "image_size": 32, "parity_tol": 1e-4}
+
+
+def test_conversion_is_validated_then_served_from_the_cache(tmp_path):
+    python = require_env("torch")
+    kwargs = dict(
+        python=python,
+        source="torch",
+        model=SMALL,
+        batch_size=1,
+        seed=0,
+        opset=17,
+        cache_dir=tmp_path / "cache",
+        timeout_s=300,
+        progress=lambda _: None,
+    )
+    first = ensure_onnx(workdir=tmp_path / "a", **kwargs)
+    assert first.ok and not first.cached
+    assert first.report["checker"] == "passed" and first.report["parity"]["passed"]
+    assert first.report["parity"]["outputs"]["logits"]["max_rel_err"] < 1e-5
+    assert first.report["source_parameters"] == 3_504_872
+    second = ensure_onnx(workdir=tmp_path / "b", **kwargs)
+    assert second.cached and second.key == first.key and second.onnx_path == first.onnx_path
+    assert not (tmp_path / "b" / "model.onnx").exists(), "a cache hit does not convert again"
+
+
+def test_a_parity_failure_fails_the_conversion_and_is_not_cached(tmp_path):
+    python = require_env("torch")
+    # a tolerance no float32 conversion can meet: the same path that catches a wrong export
+    strict = {**SMALL, "parity_tol": 1e-30, "image_size": 64}
+    result = ensure_onnx(
+        python=python,
+        source="torch",
+        model=strict,
+        batch_size=1,
+        seed=0,
+        opset=17,
+        cache_dir=tmp_path / "cache",
+        workdir=tmp_path / "w",
+        timeout_s=300,
+        progress=lambda _: None,
+    )
+    if result.report.get("parity", {}).get("outputs", {}).get("logits", {}).get("max_abs_err") == 0.0:
+        pytest.fail("ORT matched torch bit for bit; this test needs a model with rounding differences")
+    assert not result.ok
+    assert "ONNX output differs from the source model beyond tolerance" in result.report["error"]
+    assert not any((tmp_path / "cache").glob("*/model.onnx"))
+
+
+def test_cache_key_covers_everything_that_changes_the_graph():
+    base = cache_key(SMALL, "torch", "2.14.1", 17, 1, 0)
+    assert cache_key(SMALL, "torch", "2.14.1", 17, 1, 0) == base
+    assert cache_key(SMALL, "torch", "2.15.0", 17, 1, 0) != base
+    assert cache_key(SMALL, "torch", "2.14.1", 18, 1, 0) != base
+    assert cache_key(SMALL, "torch", "2.14.1", 17, 64, 0) != base
+    assert cache_key({**SMALL, "image_size": 64}, "torch", "2.14.1", 17, 1, 0) != base
