@@ -188,7 +188,6 @@ def test_rapl_meter_needs_a_zone():
         RaplMeter("cpu", [])
 
 
-@pytest.mark.xfail(strict=True, reason="find_zones counts every top-level zone as a package, psys included")
 def test_psys_zone_is_not_added_to_the_package(tmp_path):
     root = make_tree(tmp_path / "powercap")
     _write_zone(root / "intel-rapl:1", "psys", 50_000_000, MAX_RANGE_UJ)  # client CPUs: platform, includes package

@@ -36,7 +36,8 @@ def compare_outputs(reference: dict[str, np.ndarray], converted: dict[str, np.nd
             "max_abs_source": scale,
             "max_rel_err": rel,
         }
-    return {"passed": all(o["passed"] for o in outputs.values()), "tol": tol, "outputs": outputs}
+    passed = bool(outputs) and all(o["passed"] for o in outputs.values())
+    return {"passed": passed, "tol": tol, "outputs": outputs}
 
 
 def describe_failure(report: dict) -> str:

@@ -1,6 +1,7 @@
 """CPU package and DRAM energy from Linux powercap RAPL counters (``energy_uj``).
 
-Follows Zeus's ``zeus/device/cpu/rapl.py``: top-level ``intel-rapl:N`` zones are packages,
+Follows Zeus's ``zeus/device/cpu/rapl.py``: top-level ``intel-rapl:N`` zones named ``package-N`` are
+packages (``psys``, the platform domain that contains them, is not added),
 their ``dram`` subzones are memory; ``core``/``uncore`` subzones are inside the package and are
 never added to it (no double counting). AMD CPUs expose the same tree since Linux 5.8.
 
@@ -61,7 +62,10 @@ def find_zones(root: Path = POWERCAP_ROOT) -> tuple[list[RaplZone], list[RaplZon
     for top in sorted(root.glob("intel-rapl:*")):
         if top.name.count(":") != 1:
             continue  # subzones are visited below, through their package
-        packages.append(_zone(top))
+        zone = _zone(top)
+        # top-level zones are packages, except psys (platform, which already contains the package)
+        if zone.name.startswith("package"):
+            packages.append(zone)
         for sub in sorted(top.glob(f"{top.name}:*")):
             if (sub / "name").read_text().strip() == "dram":
                 drams.append(_zone(sub))
