@@ -75,19 +75,11 @@ def run_job(store: Store, parent_run_id: str, cfg, job: Job, out_dir: Path) -> d
     runs.log_values(store, run_id, {"job_wall_s": time.monotonic() - began}, {"green.status_reason": reason or ""})
     runs.finish(store, run_id, status)
     row.update(status=status, reason=reason)
-    metrics = store.client.get_run(run_id).data.metrics
+    data = store.client.get_run(run_id).data
     for key in ("latency_p50_ms", "throughput_samples_per_s", "energy_per_sample_j", "energy_per_sample_estimated_j"):
-        row[key] = metrics.get(key)
-    tags = store.client.get_run(run_id).data.tags
-    row["energy_method"] = "+".join(
-        sorted(
-            {
-                tags[f"energy.{d}.method"]
-                for d in ("gpu", "cpu", "dram")
-                if tags.get(f"energy.{d}.method") in ("counter", "polled")
-            }
-        )
-    )
+        row[key] = data.metrics.get(key)
+    measured = {data.tags.get(f"energy.{d}.method") for d in ("gpu", "cpu", "dram")} & {"counter", "polled"}
+    row["energy_method"] = "+".join(sorted(measured))
     progress(f"{status}{': ' + reason if reason else ''}")
     return row
 
