@@ -13,10 +13,21 @@ from dataclasses import asdict, dataclass
 
 from omegaconf import DictConfig, OmegaConf
 
-PROVIDERS = {"torch": ("cpu", "cuda"), "onnx": ("cpu", "cuda", "tensorrt")}
-MODES = {"torch": ("eager",), "onnx": ("ort_all", "ort_extended", "ort_basic", "ort_disabled")}
-DEFAULT_MODE = {"torch": "eager", "onnx": "ort_all"}
-ONNX_SOURCES = ("torch",)
+PROVIDERS = {
+    "torch": ("cpu", "cuda"),
+    "tf": ("cpu", "cuda"),
+    "mxnet": ("cpu", "cuda"),
+    "onnx": ("cpu", "cuda", "tensorrt"),
+}
+MODES = {
+    "torch": ("eager",),
+    "tf": ("function", "eager", "xla"),
+    "mxnet": ("hybrid", "imperative"),
+    "onnx": ("ort_all", "ort_extended", "ort_basic", "ort_disabled"),
+}
+DEFAULT_MODE = {runtime: modes[0] for runtime, modes in MODES.items()}
+ONNX_SOURCES = ("torch", "tf", "mxnet")
+GPU_ENVS = {"onnx": "onnx-gpu", "tf": "tf-gpu", "mxnet": "mxnet-gpu"}  # torch's wheel already carries CUDA
 MAX_BATCH_SIZE = 4096
 MIN_GPU_WINDOW_S = 1.0  # METHOD.md rule 8: NVML's counter is not trustworthy below this
 
@@ -44,8 +55,8 @@ class Job:
     @property
     def env_name(self) -> str:
         """The managed environment this job's worker runs in."""
-        if self.runtime == "onnx" and self.provider != "cpu":
-            return "onnx-gpu"
+        if self.provider != "cpu":
+            return GPU_ENVS.get(self.runtime, self.runtime)
         return self.runtime
 
     @property

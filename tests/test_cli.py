@@ -98,6 +98,8 @@ def test_unknown_option_gets_hydras_list_of_allowed_values(tmp_path: Path):
 def test_help_lists_the_config_groups_and_how_runs_are_tracked(tmp_path: Path):
     proc = run_cli(["--help"], tmp_path, f"sqlite:///{tmp_path}/m.db", timeout=120)
     assert proc.returncode == 0
-    assert "runtime: onnx, torch" in proc.stdout and "model: bert_base, mobilenet_v2, resnet50" in proc.stdout
+    assert (
+        "runtime: mxnet, onnx, tf, torch" in proc.stdout and "model: bert_base, mobilenet_v2, resnet50" in proc.stdout
+    )
     assert "$MLFLOW_TRACKING_URI" in proc.stdout
     assert not (tmp_path / "m.db").exists()

@@ -22,8 +22,8 @@ def test_defaults_compose_to_torch_mobilenet_on_cpu(compose_config):
 
 
 def test_default_mode_resolves_per_runtime(compose_config):
-    assert plan_job(compose_config(["runtime=torch"])).mode == "eager"
-    assert plan_job(compose_config(["runtime=onnx"])).mode == "ort_all"
+    expected = {"torch": "eager", "tf": "function", "mxnet": "hybrid", "onnx": "ort_all"}
+    assert {r: plan_job(compose_config([f"runtime={r}"])).mode for r in expected} == expected
 
 
 def test_bert_base_has_bert_base_uncased_sizes(compose_config):
@@ -57,10 +57,12 @@ def test_unknown_key_is_rejected_by_the_schema(compose_config):
             "provider=tensorrt is not available with runtime=torch; allowed: cpu, cuda",
         ),
         (["runtime=torch", "mode=ort_all"], "mode=ort_all is not available with runtime=torch; allowed: eager"),
+        (["runtime=tf", "mode=hybrid"], "mode=hybrid is not available with runtime=tf; allowed: function, eager, xla"),
+        (["runtime=mxnet", "provider=tensorrt"], "provider=tensorrt is not available with runtime=mxnet"),
         (["runtime=onnx", "mode=eager"], "allowed: ort_all, ort_extended, ort_basic, ort_disabled"),
         (
             ["runtime=onnx", "runtime.source=jax"],
-            "runtime.source=jax is not available for runtime=onnx; allowed: torch",
+            "runtime.source=jax is not available for runtime=onnx; allowed: torch, tf, mxnet",
         ),
         (["runtime=torch", "runtime.source=torch"], "runtime.source is only for runtime=onnx"),
         (["batch_size=0"], "batch_size=0 is out of range; allowed: 1 to 4096"),
@@ -80,6 +82,8 @@ def test_job_environment_follows_runtime_and_provider(compose_config):
     assert plan_job(compose_config(["runtime=torch", "provider=cuda"])).env_name == "torch"
     assert plan_job(compose_config(["runtime=onnx"])).env_name == "onnx"
     assert plan_job(compose_config(["runtime=onnx", "provider=tensorrt"])).env_name == "onnx-gpu"
+    assert plan_job(compose_config(["runtime=tf", "provider=cuda"])).env_name == "tf-gpu"
+    assert plan_job(compose_config(["runtime=mxnet"])).env_name == "mxnet"
 
 
 def test_config_hash_changes_with_the_measurement_not_the_interpreter(compose_config):

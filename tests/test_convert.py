@@ -65,3 +65,39 @@ def test_cache_key_covers_everything_that_changes_the_graph():
     assert cache_key(SMALL, "torch", "2.14.1", 18, 1, 0) != base
     assert cache_key(SMALL, "torch", "2.14.1", 17, 64, 0) != base
     assert cache_key({**SMALL, "image_size": 64}, "torch", "2.14.1", 17, 1, 0) != base
+
+
+SMALL_BERT = {
+    "name": "bert_base",
+    "kind": "text",
+    "seq_len": 16,
+    "vocab_size": 100,
+    "hidden_size": 32,
+    "num_layers": 2,
+    "num_heads": 4,
+    "intermediate_size": 64,
+    "parity_tol": 1e-3,
+}
+
+
+@pytest.mark.parametrize("source", ["torch", "tf", "mxnet"])
+@pytest.mark.parametrize("model", [SMALL, SMALL_BERT], ids=["mobilenet_v2", "bert"])
+def test_every_source_framework_converts_with_parity(source, model, tmp_path):
+    python = require_env(source)
+    result = ensure_onnx(
+        python=python,
+        source=source,
+        model=model,
+        batch_size=2,
+        seed=0,
+        opset=17,
+        cache_dir=tmp_path / "cache",
+        workdir=tmp_path / "w",
+        timeout_s=600,
+        progress=lambda _: None,
+    )
+    assert result.ok, result.report.get("error") or result.report.get("traceback")
+    outputs = result.report["parity"]["outputs"]
+    assert set(outputs) == ({"logits"} if model["kind"] == "image" else {"last_hidden_state", "pooler_output"})
+    assert all(o["max_rel_err"] <= model["parity_tol"] for o in outputs.values())
+    assert result.report["source"] == source and result.report["checker"] == "passed"

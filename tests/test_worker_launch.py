@@ -87,5 +87,5 @@ def test_an_exception_in_the_real_worker_returns_its_traceback(tmp_path):
     }
     result = run_module(sys.executable, "green_mlflow.worker", spec, tmp_path / "w", 60, lambda _: None)
     assert result["status"] == "failed"
-    assert "unknown runtime 'jax'; allowed: onnx, torch" in result["error"]
+    assert "unknown runtime 'jax'; allowed: mxnet, onnx, tf, torch" in result["error"]
     assert "Traceback" in result["traceback"] and "load_session" in result["traceback"]

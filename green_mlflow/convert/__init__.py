@@ -19,7 +19,12 @@ from pathlib import Path
 
 from green_mlflow.worker.launch import run_module, worker_env
 
-CONVERTERS = {"torch": ("green_mlflow.convert.torch_to_onnx", "torch")}  # source → (module, distribution)
+# source → (converter module, distributions whose version keys the cache)
+CONVERTERS = {
+    "torch": ("green_mlflow.convert.torch_to_onnx", ("torch",)),
+    "tf": ("green_mlflow.convert.tf_to_onnx", ("tensorflow-cpu", "tensorflow", "tf2onnx")),
+    "mxnet": ("green_mlflow.convert.mxnet_to_onnx", ("mxnet", "onnx")),
+}
 CONVERTER_VERSION = "1"  # bump when the export procedure changes, to invalidate the cache
 
 
@@ -32,13 +37,18 @@ class Conversion:
     cached: bool
 
 
-def distribution_version(python: str, distribution: str) -> str:
-    """Version of ``distribution`` in another interpreter, without importing it (fast)."""
-    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+def distribution_versions(python: str, distributions: tuple[str, ...]) -> str:
+    """Versions of the installed ``distributions`` in another interpreter, without importing them (fast)."""
+    code = (
+        "import importlib.metadata as m\n"
+        f"for d in {distributions!r}:\n"
+        "    try: print(d, m.version(d))\n"
+        "    except m.PackageNotFoundError: pass\n"
+    )
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=worker_env(), timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError(f"{distribution} is not installed in {python}: {out.stderr.strip().splitlines()[-1:]}")
-    return out.stdout.strip()
+    if out.returncode != 0 or not out.stdout.strip():
+        raise RuntimeError(f"none of {', '.join(distributions)} is installed in {python}")
+    return ";".join(out.stdout.split("\n")).strip(";")
 
 
 def cache_key(model: dict, source: str, source_version: str, opset: int, batch_size: int, seed: int) -> str:
@@ -68,8 +78,8 @@ def ensure_onnx(
     progress: Callable[[str], None],
 ) -> Conversion:
     """Return a validated ONNX model for this job, from the cache or by converting now."""
-    module, distribution = CONVERTERS[source]
-    key = cache_key(model, source, distribution_version(python, distribution), opset, batch_size, seed)
+    module, distributions = CONVERTERS[source]
+    key = cache_key(model, source, distribution_versions(python, distributions), opset, batch_size, seed)
     entry = cache_dir / key
     if (entry / "model.onnx").exists() and (entry / "conversion.json").exists():
         progress(f"ONNX model from cache {entry}")

@@ -10,20 +10,17 @@ CUDA graphs want anyway).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-import traceback
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from green_mlflow.convert.parity import describe_failure
-from green_mlflow.convert.validate import validate_onnx
-from green_mlflow.models.inputs import make_inputs
-from green_mlflow.models.torch_models import OUTPUT_NAMES, build_model, parameter_count
+from green_mlflow.convert.script import finish_conversion, main
+from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
+from green_mlflow.models.torch_models import build_model, parameter_count
 
 EXPORTER = "torch.onnx.export(dynamo=False) (TorchScript-based)"
 
@@ -61,30 +58,15 @@ def convert(spec: dict) -> dict:
     began = time.monotonic()
     export(module, feeds, path, int(spec["opset"]), names)
     export_s = time.monotonic() - began
-    report = validate_onnx(str(path), feeds, reference, float(model_cfg["parity_tol"]))
-    report.update(
-        exporter=EXPORTER,
-        source="torch",
-        source_version=torch.__version__,
-        source_parameters=parameter_count(module),
-        export_s=export_s,
-        onnx_bytes=path.stat().st_size,
-    )
-    (out_dir / "parity.json").write_text(json.dumps(report["parity"], indent=2))
-    if not report["parity"]["passed"]:
-        return {"status": "failed", "error": describe_failure(report["parity"]), **report}
-    return {"status": "ok", **report}
-
-
-def main(argv: list[str]) -> int:
-    spec_path, result_path = Path(argv[0]), Path(argv[1])
-    try:
-        result = convert(json.loads(spec_path.read_text()))
-    except BaseException as err:  # noqa: BLE001 — the orchestrator records every failure
-        result = {"status": "failed", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
-    result_path.write_text(json.dumps(result, indent=2))
-    return 0 if result["status"] == "ok" else 1
+    report = {
+        "exporter": EXPORTER,
+        "source": "torch",
+        "source_version": torch.__version__,
+        "source_parameters": parameter_count(module),
+        "export_s": export_s,
+    }
+    return finish_conversion(spec, path, feeds, reference, report)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(convert))

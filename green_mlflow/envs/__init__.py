@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 SPECS_DIR = Path(__file__).parent / "specs"
-DEFAULT_ENVS = ("torch", "onnx")
+DEFAULT_ENVS = ("torch", "tf", "mxnet", "onnx")
 MARKER = ".green_mlflow_spec"
 
 

@@ -1,7 +1,7 @@
 """``python -m green_mlflow.envs setup [NAME ...]`` creates or updates runtime environments.
 
-``status`` lists them. With no names, ``setup`` makes the CPU set (torch, onnx); ``--gpu`` adds
-``onnx-gpu`` (onnxruntime-gpu with the CUDA and TensorRT providers).
+``status`` lists them. With no names, ``setup`` makes the CPU set (torch, tf, mxnet, onnx); ``--gpu``
+adds the GPU builds (onnx-gpu: onnxruntime-gpu with CUDA and TensorRT; tf-gpu; mxnet-gpu).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             state = "up to date" if is_current(name) else "missing or outdated"
             print(f"  {name:10s} {state:20s} {env_python(name)}")
         return 0
-    names = list(args.names) or list(DEFAULT_ENVS) + (["onnx-gpu"] if args.gpu else [])
+    names = list(args.names) or list(DEFAULT_ENVS) + (["onnx-gpu", "tf-gpu", "mxnet-gpu"] if args.gpu else [])
     try:
         for name in names:
             spec_path(name)  # refuse unknown names before installing anything

@@ -10,6 +10,8 @@ import numpy as np
 
 IMAGE_INPUT = "input"
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# every framework's model returns these, in this order
+OUTPUT_NAMES = {"image": ["logits"], "text": ["last_hidden_state", "pooler_output"]}
 
 
 def make_inputs(model: dict, batch_size: int, seed: int) -> dict[str, np.ndarray]:

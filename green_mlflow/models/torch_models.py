@@ -65,8 +65,6 @@ BUILDERS: dict[str, Callable[[dict], torch.nn.Module]] = {
     "bert_base": _bert_base,
 }
 
-OUTPUT_NAMES = {"image": ["logits"], "text": ["last_hidden_state", "pooler_output"]}
-
 
 def build_model(model: dict, seed: int) -> torch.nn.Module:
     """Build ``model['name']`` in eval mode with weights drawn from ``seed``."""

@@ -11,6 +11,8 @@ from green_mlflow.runtimes.base import Session
 
 MODULES = {
     "torch": "green_mlflow.runtimes.torch_runtime",
+    "tf": "green_mlflow.runtimes.tf_runtime",
+    "mxnet": "green_mlflow.runtimes.mxnet_runtime",
     "onnx": "green_mlflow.runtimes.onnx_runtime",
 }
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from green_mlflow.models.inputs import make_inputs
-from green_mlflow.models.torch_models import OUTPUT_NAMES, build_model, parameter_count
+from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
+from green_mlflow.models.torch_models import build_model, parameter_count
 
 MODES = ("eager",)
 DEVICES = {"cpu": "cpu", "cuda": "cuda"}

@@ -69,6 +69,9 @@ def result_metrics(result: dict) -> dict[str, float]:
     metrics["model_load_s"] = result["load_s"]
     metrics["warmup_duration_s"] = result["warmup"]["duration_s"]
     metrics["warmup_iterations"] = result["warmup"]["iterations"]
+    faults = [w["minor_faults_per_iteration"] for w in result["windows"] if "minor_faults_per_iteration" in w]
+    if faults:
+        metrics["minor_page_faults_per_iteration"] = sum(faults) / len(faults)
     metrics.update(result["utilisation"])
     metrics.update(result.get("temperatures", {}))
     return metrics
@@ -84,6 +87,7 @@ def result_tags(result: dict) -> dict[str, str]:
     tags["sampler.interval_s"] = f"{result['sampler']['interval_s']:g}"
     tags["sampler.samples"] = str(result["sampler"]["samples"])
     tags["sampler.process"] = "separate process (not inside the workload process)"
+    tags["worker.malloc"] = " ".join(f"{k}={v}" for k, v in result.get("malloc_env", {}).items()) or "glibc defaults"
     return tags
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import time
 import traceback
@@ -84,6 +85,7 @@ def measure_job(spec: dict, progress=_progress) -> dict:
         "utilisation": summarise_utilisation(trace, windows),
         "temperatures": temperatures(trace),
         "sampler": {"interval_s": interval_s, "samples": len(trace.t_s)},
+        "malloc_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_")},
         "traces": {"utilisation": str(trace_path), "latency": str(out_dir / "latency_ms.csv")},
     }
 

@@ -30,9 +30,17 @@ def _forward(stream, tail: deque, progress: Callable[[str], None]) -> None:
         progress(line)
 
 
+# glibc's malloc adapts its mmap/trim thresholds to a process's history: a fresh torch worker on CPU
+# can end up returning freed activation memory to the kernel after every inference and faulting it back
+# in (~3,000 minor faults and +20-40% latency per MobileNetV2 batch here; benchmarks/README.md).
+# Pinned thresholds make every worker reuse its memory, whatever its history. A user's own MALLOC_*
+# settings win; the worker records what was in effect.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(4 * 2**30)}
+
+
 def worker_env() -> dict[str, str]:
     """Environment for a child: the package importable without installing it in the runtime's environment."""
-    env = dict(os.environ)
+    env = {**MALLOC_ENV, **os.environ}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     return env

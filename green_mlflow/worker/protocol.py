@@ -9,6 +9,7 @@ a run, a sync, a clock read and a list append — nothing else runs inside the m
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Phase:
     latencies_ns: list[int] = field(default_factory=list, repr=False)
     marks: list[tuple[Any, Any]] = field(default_factory=list, repr=False)  # (start, end) per meter
     mark_errors: list[str | None] = field(default_factory=list)
+    minor_faults: int = 0  # page faults of the workload process during the phase (allocator churn)
 
     @property
     def duration_s(self) -> float:
@@ -63,6 +65,7 @@ def _phase(
     run, sync, clock = session.run, session.sync, time.perf_counter_ns
     sync()
     start_marks, start_errors = _mark_all(meters)
+    start_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start_s = time.monotonic()
     min_ns = int(min_s * 1e9)
     latencies: list[int] = []
@@ -76,6 +79,7 @@ def _phase(
         append(clock() - t0)
         iterations += 1
     end_s = time.monotonic()
+    end_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     end_marks, end_errors = _mark_all(meters)
     return Phase(
         name=name,
@@ -86,6 +90,7 @@ def _phase(
         latencies_ns=latencies if record_latency else [],
         marks=list(zip(start_marks, end_marks)),
         mark_errors=[a or b for a, b in zip(start_errors, end_errors)],
+        minor_faults=end_faults - start_faults,
     )
 
 

@@ -1,0 +1,45 @@
+"""TensorFlow/Keras builders for the study's models, with seeded random weights.
+
+Keras' applications take NHWC images; the shared NCHW inputs are transposed, so every runtime sees
+the same pixels. Parameter counts differ from torchvision's where the architectures do (Keras'
+ResNet50 convolutions carry biases that torchvision's do not); the README lists them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from green_mlflow.models.inputs import IMAGE_INPUT
+
+
+def build_model(model: dict, seed: int):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    architecture = model.get("architecture") or model["name"]
+    if architecture == "resnet50":
+        return keras.applications.ResNet50(weights=None, input_shape=(model["image_size"], model["image_size"], 3))
+    if architecture == "mobilenet_v2":
+        return keras.applications.MobileNetV2(weights=None, input_shape=(model["image_size"], model["image_size"], 3))
+    if architecture == "bert_base":
+        from green_mlflow.models.keras_bert import build_keras_bert
+
+        bert = build_keras_bert(model)
+        seq = int(model["seq_len"])
+        bert(*(np.zeros((1, seq), dtype=np.int64) for _ in range(3)))  # create the weights
+        return bert
+    raise ValueError(
+        f"TensorFlow has no builder for model {architecture!r}; allowed: bert_base, mobilenet_v2, resnet50"
+    )
+
+
+def to_tf_layout(model: dict, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Positional inputs for the Keras model: NHWC for images, the three BERT tensors in order."""
+    if model["kind"] == "image":
+        return [np.ascontiguousarray(arrays[IMAGE_INPUT].transpose(0, 2, 3, 1))]
+    return [arrays["input_ids"], arrays["attention_mask"], arrays["token_type_ids"]]
+
+
+def parameter_count(keras_model) -> int:
+    """Trainable parameters (BatchNorm moving statistics excluded, as torch's ``parameters()`` does)."""
+    return int(sum(np.prod(w.shape) for w in keras_model.trainable_weights))

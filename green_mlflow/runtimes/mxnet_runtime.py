@@ -1,0 +1,63 @@
+"""MXNet runtime. Modes: ``imperative`` (NDArray op by op) and ``hybrid`` (the default: hybridized
+with ``static_alloc`` and ``static_shape``, MXNet's cached static graph)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
+from green_mlflow.runtimes.mxnet_shim import import_mxnet
+
+mx = import_mxnet()
+from green_mlflow.models.mxnet_models import build_model, parameter_count  # noqa: E402
+
+MODES = ("imperative", "hybrid")
+
+
+class MxnetSession:
+    def __init__(self, spec: dict):
+        provider = spec["provider"]
+        if provider not in ("cpu", "cuda"):
+            raise ValueError(f"runtime=mxnet supports provider cpu or cuda, not {provider!r}")
+        if spec["mode"] not in MODES:
+            raise ValueError(f"runtime=mxnet supports mode {', '.join(MODES)}, not {spec['mode']!r}")
+        if provider == "cuda":
+            if mx.context.num_gpus() == 0:
+                raise RuntimeError("provider=cuda asked for, but MXNet sees no GPU (install mxnet-cu112 on a GPU host)")
+            self.ctx = mx.gpu(int(spec.get("device_id", 0)))
+        else:
+            self.ctx = mx.cpu()
+        self.batch_size = int(spec["batch_size"])
+        self.model_cfg = spec["model"]
+        self.net = build_model(self.model_cfg, int(spec["seed"]))
+        self.net.collect_params().reset_ctx(self.ctx)
+        if spec["mode"] == "hybrid":
+            self.net.hybridize(static_alloc=True, static_shape=True)
+        arrays = make_inputs(self.model_cfg, self.batch_size, int(spec["seed"]))
+        self.inputs = [mx.nd.array(a, ctx=self.ctx, dtype=a.dtype) for a in arrays.values()]
+        self.net(*self.inputs)  # Gluon defers parameter shapes (and so initialisation) to the first call
+        mx.nd.waitall()
+
+    def run(self) -> None:
+        self.net(*self.inputs)
+
+    def sync(self) -> None:
+        mx.nd.waitall()
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        out = self.net(*self.inputs)
+        tensors = out if isinstance(out, (tuple, list)) else (out,)
+        return {n: t.asnumpy() for n, t in zip(OUTPUT_NAMES[self.model_cfg["kind"]], tensors)}
+
+    def info(self) -> dict:
+        return {
+            "parameter_count": parameter_count(self.net),
+            "framework": "mxnet",
+            "framework_version": mx.__version__,
+            "device": str(self.ctx),
+            "provider_in_use": str(self.ctx),
+        }
+
+
+def load(spec: dict) -> MxnetSession:
+    return MxnetSession(spec)
