@@ -105,3 +105,23 @@ def test_ledger_and_summary_show_failures_and_pruned_jobs_with_reasons(tmp_path:
     assert len(rows) == 2
     assert "3.25 ms" in text and "0.5 J (estimated)" in text
     assert "bad: provider=tensorrt is not available with runtime=torch" in text
+
+
+def test_conversion_metrics_carry_parity_time_and_only_measured_energy():
+    from green_mlflow.tracking.metrics import conversion_metrics
+
+    report = {
+        "parity": {
+            "passed": True,
+            "tol": 1e-4,
+            "outputs": {"logits": {"passed": True, "max_rel_err": 2e-7, "max_abs_err": 1e-9}},
+        },
+        "export_s": 1.5,
+        "export_energy_j": {"gpu": 12.0},
+        "export_energy_unavailable": {"cpu": "no powercap"},
+        "exporter": "tf2onnx",
+    }
+    metrics, tags = conversion_metrics(report)
+    assert metrics["onnx_parity_max_rel_err"] == 2e-7 and metrics["conversion_export_s"] == 1.5
+    assert metrics["conversion_export_gpu_energy_j"] == 12.0 and "conversion_export_cpu_energy_j" not in metrics
+    assert tags["onnx.export_energy"] == "cpu: unavailable (no powercap)" and tags["onnx.parity"] == "passed"

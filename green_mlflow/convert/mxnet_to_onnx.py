@@ -13,11 +13,10 @@ removes those inputs (the report counts them).
 from __future__ import annotations
 
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from green_mlflow.convert.script import finish_conversion, main
+from green_mlflow.convert.script import finish_conversion, main, metered_export
 from green_mlflow.convert.validate import tidy_graph
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
 from green_mlflow.runtimes.mxnet_shim import import_mxnet
@@ -82,8 +81,14 @@ def convert(spec: dict) -> dict:
     prefix = str(out_dir / "mxnet_model")
     net.export(prefix)
     opset = min(int(spec["opset"]), MAX_OPSET)
-    began = time.monotonic()
-    with onnx_opset(opset):
+    report = {
+        "exporter": f"mxnet.onnx.export_model (mxnet {mx.__version__})",
+        "source": "mxnet",
+        "source_version": mx.__version__,
+        "source_parameters": parameter_count(net),
+        "opset_requested": int(spec["opset"]),
+    }
+    with metered_export(report), onnx_opset(opset):
         mx_onnx.export_model(
             f"{prefix}-symbol.json",
             f"{prefix}-0000.params",
@@ -91,20 +96,10 @@ def convert(spec: dict) -> dict:
             in_types=[a.dtype for a in feeds.values()],
             onnx_file_path=str(path),
         )
-    export_s = time.monotonic() - began
     stamp_opset(path, opset)
     # Gluon names a block's inputs data (one) or data0, data1… (several), in forward-argument order
     exported = ["data"] if len(feeds) == 1 else [f"data{i}" for i in range(len(feeds))]
-    tidied = tidy_graph(str(path), dict(zip(exported, feeds)), names)
-    report = {
-        "exporter": f"mxnet.onnx.export_model (mxnet {mx.__version__})",
-        "source": "mxnet",
-        "source_version": mx.__version__,
-        "source_parameters": parameter_count(net),
-        "opset_requested": int(spec["opset"]),
-        "export_s": export_s,
-        "graph_tidy": tidied,
-    }
+    report["graph_tidy"] = tidy_graph(str(path), dict(zip(exported, feeds)), names)
     return finish_conversion(spec, path, feeds, reference, report)
 
 

@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import traceback
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from green_mlflow.convert.parity import describe_failure
 from green_mlflow.convert.validate import validate_onnx
+from green_mlflow.meters import discover_meters
+
+
+@contextmanager
+def metered_export(report: dict):
+    """Time the export and, where a counter can be read (NVML, RAPL), measure its energy into ``report``.
+
+    No estimates here: a conversion is a one-off cost compared against measured inference energy.
+    """
+    meters, unavailable = discover_meters(cpu_tdp_w=None)
+    meters = [m for m in meters if m.method == "counter"]
+    starts = [m.mark() for m in meters]
+    began = time.monotonic()
+    yield
+    report["export_s"] = time.monotonic() - began
+    report["export_energy_j"] = {m.domain: m.energy_j(s, m.mark(), None) for m, s in zip(meters, starts)}
+    report["export_energy_unavailable"] = {s.domain: s.detail for s in unavailable}
 
 
 def finish_conversion(spec: dict, onnx_path: Path, feeds: dict, reference: dict, report: dict) -> dict:

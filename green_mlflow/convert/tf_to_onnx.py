@@ -9,13 +9,12 @@ NCHW like the torch export, so every ONNX model takes the same inputs.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import tensorflow as tf
 import tf2onnx
 
-from green_mlflow.convert.script import finish_conversion, main
+from green_mlflow.convert.script import finish_conversion, main, metered_export
 from green_mlflow.convert.validate import tidy_graph
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
 from green_mlflow.models.tf_models import build_model, parameter_count, to_tf_layout
@@ -39,24 +38,21 @@ def convert(spec: dict) -> dict:
     out = forward(*(tf.constant(x) for x in tf_inputs))
     reference = {n: t.numpy() for n, t in zip(names, out if isinstance(out, (tuple, list)) else (out,))}
     signature = [tf.TensorSpec(x.shape, tf.as_dtype(x.dtype), name=n) for x, n in zip(tf_inputs, feeds)]
-    began = time.monotonic()
-    tf2onnx.convert.from_function(
-        tf.function(forward),
-        input_signature=signature,
-        opset=int(spec["opset"]),
-        output_path=str(path),
-        inputs_as_nchw=[f"{n}:0" for n in feeds] if model_cfg["kind"] == "image" else None,
-    )
-    export_s = time.monotonic() - began
-    tidied = tidy_graph(str(path), {**{n: n for n in feeds}, **{f"{n}:0": n for n in feeds}}, names)
     report = {
         "exporter": EXPORTER,
         "source": "tf",
         "source_version": tf.__version__,
         "source_parameters": parameter_count(model),
-        "export_s": export_s,
-        "graph_tidy": tidied,
     }
+    with metered_export(report):
+        tf2onnx.convert.from_function(
+            tf.function(forward),
+            input_signature=signature,
+            opset=int(spec["opset"]),
+            output_path=str(path),
+            inputs_as_nchw=[f"{n}:0" for n in feeds] if model_cfg["kind"] == "image" else None,
+        )
+    report["graph_tidy"] = tidy_graph(str(path), {**{n: n for n in feeds}, **{f"{n}:0": n for n in feeds}}, names)
     return finish_conversion(spec, path, feeds, reference, report)
 
 

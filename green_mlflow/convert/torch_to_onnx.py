@@ -11,14 +11,13 @@ CUDA graphs want anyway).
 from __future__ import annotations
 
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from green_mlflow.convert.script import finish_conversion, main
+from green_mlflow.convert.script import finish_conversion, main, metered_export
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
 from green_mlflow.models.torch_models import build_model, parameter_count
 
@@ -55,16 +54,14 @@ def convert(spec: dict) -> dict:
     with torch.inference_mode():
         out = module(*(torch.from_numpy(v) for v in feeds.values()))
     reference = {n: t.numpy() for n, t in zip(names, out if isinstance(out, tuple) else (out,))}
-    began = time.monotonic()
-    export(module, feeds, path, int(spec["opset"]), names)
-    export_s = time.monotonic() - began
     report = {
         "exporter": EXPORTER,
         "source": "torch",
         "source_version": torch.__version__,
         "source_parameters": parameter_count(module),
-        "export_s": export_s,
     }
+    with metered_export(report):
+        export(module, feeds, path, int(spec["opset"]), names)
     return finish_conversion(spec, path, feeds, reference, report)
 
 

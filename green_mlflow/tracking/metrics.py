@@ -107,6 +107,12 @@ def conversion_metrics(report: dict) -> tuple[dict[str, float], dict[str, str]]:
     for key in ("export_s", "check_s", "parity_s"):
         if key in report:
             metrics[f"conversion_{key}"] = report[key]
+    for domain, joules in report.get("export_energy_j", {}).items():
+        metrics[f"conversion_export_{domain}_energy_j"] = joules
+    if report.get("export_energy_unavailable"):
+        tags["onnx.export_energy"] = "; ".join(
+            f"{d}: unavailable ({why})" for d, why in report["export_energy_unavailable"].items()
+        )[:5000]
     for key in ("onnx_bytes", "onnx_initializer_parameters", "source_parameters"):
         if key in report:
             metrics[key] = report[key]
