@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,6 +46,20 @@ def sqlite_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
 
 
+SMALL_IMAGE = {"name": "mobilenet_v2", "kind": "image", "image_size": 32, "parity_tol": 1e-4}
+SMALL_BERT = {
+    "name": "bert_base",
+    "kind": "text",
+    "seq_len": 16,
+    "vocab_size": 100,
+    "hidden_size": 32,
+    "num_layers": 2,
+    "num_heads": 4,
+    "intermediate_size": 64,
+    "parity_tol": 1e-3,
+}
+
+
 def require_env(name: str) -> str:
     """The managed environment's interpreter; CI makes them first (make test), so absence is an error."""
     if not is_current(name):
@@ -66,3 +81,18 @@ def run_cli(args: list[str], cwd: Path, uri: str, timeout: float = 900) -> subpr
         text=True,
         timeout=timeout,
     )
+
+
+def run_worker(env: str, spec: dict, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    """``python -m green_mlflow.worker`` from a spec file in environment ``env``, as the orchestrator runs it."""
+    from green_mlflow.worker.launch import worker_env
+
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    proc = subprocess.run(
+        [require_env(env), "-m", "green_mlflow.worker", str(tmp_path / "spec.json"), str(tmp_path / "result.json")],
+        capture_output=True,
+        text=True,
+        env=worker_env(),
+        timeout=600,
+    )
+    return proc, json.loads((tmp_path / "result.json").read_text())

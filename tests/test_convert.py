@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from green_mlflow.convert import cache_key, ensure_onnx
-from tests.conftest import require_env
+from tests.conftest import SMALL_BERT, SMALL_IMAGE, require_env
 
 pytestmark = pytest.mark.slow
 
-SMALL = {"name": "mobilenet_v2", "kind": "image", "image_size": 32, "parity_tol": 1e-4}
+SMALL = SMALL_IMAGE
 
 
 def test_conversion_is_validated_then_served_from_the_cache(tmp_path):
@@ -65,19 +65,6 @@ def test_cache_key_covers_everything_that_changes_the_graph():
     assert cache_key(SMALL, "torch", "2.14.1", 18, 1, 0) != base
     assert cache_key(SMALL, "torch", "2.14.1", 17, 64, 0) != base
     assert cache_key({**SMALL, "image_size": 64}, "torch", "2.14.1", 17, 1, 0) != base
-
-
-SMALL_BERT = {
-    "name": "bert_base",
-    "kind": "text",
-    "seq_len": 16,
-    "vocab_size": 100,
-    "hidden_size": 32,
-    "num_layers": 2,
-    "num_heads": 4,
-    "intermediate_size": 64,
-    "parity_tol": 1e-3,
-}
 
 
 @pytest.mark.parametrize("source", ["torch", "tf", "mxnet"])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
 
 from green_mlflow.worker.launch import worker_env
-from tests.conftest import require_env
+from tests.conftest import SMALL_BERT, SMALL_IMAGE, require_env, run_worker
 
 pytestmark = pytest.mark.slow
 
@@ -23,21 +22,9 @@ TINY = {
     "cpu_tdp_w": 65.0,
     "timeout_s": 300,
 }
-SMALL_IMAGE = {"name": "mobilenet_v2", "kind": "image", "image_size": 32}
-SMALL_BERT = {
-    "name": "bert_base",
-    "kind": "text",
-    "seq_len": 16,
-    "vocab_size": 100,
-    "hidden_size": 32,
-    "num_layers": 2,
-    "num_heads": 4,
-    "intermediate_size": 64,
-}
 
 
 def measure(env: str, runtime: str, mode: str, model: dict, tmp_path, batch_size: int = 2) -> dict:
-    python = require_env(env)
     spec = {
         "runtime": runtime,
         "provider": "cpu",
@@ -49,15 +36,7 @@ def measure(env: str, runtime: str, mode: str, model: dict, tmp_path, batch_size
         "measure": TINY,
         "output_dir": str(tmp_path / "out"),
     }
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    proc = subprocess.run(
-        [python, "-m", "green_mlflow.worker", str(tmp_path / "spec.json"), str(tmp_path / "result.json")],
-        capture_output=True,
-        text=True,
-        env=worker_env(),
-        timeout=600,
-    )
-    result = json.loads((tmp_path / "result.json").read_text())
+    proc, result = run_worker(env, spec, tmp_path)
     assert proc.returncode == 0 and result["status"] == "ok", result.get("traceback") or proc.stderr[-3000:]
     assert result["measured_samples"] == batch_size * result["latency"]["count"]
     assert result["latency"]["p50_ms"] > 0 and result["energy"]["cpu"]["method"] == "estimated"

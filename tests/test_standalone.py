@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
 
 from green_mlflow.worker.launch import worker_env
-from tests.conftest import require_env
+from tests.conftest import SMALL_IMAGE, require_env, run_worker
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +20,17 @@ def test_torch_environment_cannot_import_mlflow_or_hydra():
 
 
 def test_worker_measures_from_a_spec_file_in_the_torch_environment(tmp_path):
-    python = require_env("torch")
+    measure = {
+        "warmup_min_iterations": 2,
+        "warmup_min_s": 0.1,
+        "windows": 2,
+        "window_min_iterations": 5,
+        "window_min_s": 0.2,
+        "window_rest_s": 0,
+        "sample_interval_s": 0.05,
+        "cpu_tdp_w": None,
+        "timeout_s": 120,
+    }
     spec = {
         "runtime": "torch",
         "provider": "cpu",
@@ -29,30 +38,12 @@ def test_worker_measures_from_a_spec_file_in_the_torch_environment(tmp_path):
         "batch_size": 2,
         "seed": 0,
         "device_id": 0,
-        "model": {"name": "mobilenet_v2", "kind": "image", "image_size": 32},
-        "measure": {
-            "warmup_min_iterations": 2,
-            "warmup_min_s": 0.1,
-            "windows": 2,
-            "window_min_iterations": 5,
-            "window_min_s": 0.2,
-            "window_rest_s": 0,
-            "sample_interval_s": 0.05,
-            "cpu_tdp_w": None,
-            "timeout_s": 120,
-        },
+        "model": SMALL_IMAGE,
+        "measure": measure,
         "output_dir": str(tmp_path / "out"),
     }
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    proc = subprocess.run(
-        [python, "-m", "green_mlflow.worker", str(tmp_path / "spec.json"), str(tmp_path / "result.json")],
-        capture_output=True,
-        text=True,
-        env=worker_env(),
-        timeout=300,
-    )
+    proc, result = run_worker("torch", spec, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads((tmp_path / "result.json").read_text())
     assert result["status"] == "ok"
     assert result["latency"]["count"] == sum(w["iterations"] for w in result["windows"]) >= 10
     assert all(w["duration_s"] >= 0.2 and w["iterations"] >= 5 for w in result["windows"])
