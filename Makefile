@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SWEEP ?= -m runtime=torch,onnx model=mobilenet_v2
+SWEEP ?= -m runtime=torch,tf,mxnet,onnx model=mobilenet_v2
 
 .PHONY: setup envs run test lint clean
 

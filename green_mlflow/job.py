@@ -114,6 +114,10 @@ def _measure_and_log(store: Store, run_id: str, job: Job, out_dir: Path, progres
         runs.log_file(store, run_id, conversion.onnx_path, "onnx")
         onnx_path = str(conversion.onnx_path)
     spec = job.spec(str(out_dir / "worker"), onnx_path)
+    if job.provider == "tensorrt":
+        # engines take minutes to build: cached beside the model they were built from, and built during
+        # warm-up (ONNX Runtime builds on the first run), never inside a measured window
+        spec["trt_cache_dir"] = str(cache_dir() / "tensorrt" / conversion.key)
     result = run_module(python, "green_mlflow.worker", spec, out_dir / "worker", job.measure["timeout_s"], progress)
     runs.log_json(store, run_id, "spec.json", spec)
     runs.log_json(store, run_id, "result.json", result)
