@@ -25,7 +25,7 @@ CONVERTERS = {
     "tf": ("green_mlflow.convert.tf_to_onnx", ("tensorflow-cpu", "tensorflow", "tf2onnx")),
     "mxnet": ("green_mlflow.convert.mxnet_to_onnx", ("mxnet", "onnx")),
 }
-CONVERTER_VERSION = "1"  # bump when the export procedure changes, to invalidate the cache
+CONVERTER_VERSION = "2"  # bump when the export procedure changes, to invalidate the cache
 
 
 @dataclass(frozen=True)

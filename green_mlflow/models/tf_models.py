@@ -17,10 +17,12 @@ def build_model(model: dict, seed: int):
 
     keras.utils.set_random_seed(seed)
     architecture = model.get("architecture") or model["name"]
+    shape = (model.get("image_size", 224), model.get("image_size", 224), 3)
+    # classifier_activation=None: logits, like torchvision and Gluon (Keras adds a softmax by default)
     if architecture == "resnet50":
-        return keras.applications.ResNet50(weights=None, input_shape=(model["image_size"], model["image_size"], 3))
+        return keras.applications.ResNet50(weights=None, input_shape=shape, classifier_activation=None)
     if architecture == "mobilenet_v2":
-        return keras.applications.MobileNetV2(weights=None, input_shape=(model["image_size"], model["image_size"], 3))
+        return keras.applications.MobileNetV2(weights=None, input_shape=shape, classifier_activation=None)
     if architecture == "bert_base":
         from green_mlflow.models.keras_bert import build_keras_bert
 
