@@ -61,6 +61,8 @@ from green_mlflow.worker.launch import MALLOC_ENV  # noqa: E402  (stdlib only)
 
 RESULTS = REPO / "benchmarks" / "results" / "latency_overhead.json"
 OPSET = 17  # green_mlflow.config.schema default
+# tf builds a Keras model and traces its tf.function in every arm of every round (~3 s each on the VM)
+DEFAULT_ROUNDS = {"torch": 16, "tf": 10, "mxnet": 16, "onnx": 18}
 ENVIRONMENTS = {"torch": ".envs/torch", "tf": ".envs/tf", "mxnet": ".envs/mxnet", "onnx": ".envs/onnx (or .envs/torch)"}
 
 
@@ -108,7 +110,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", default="mobilenet_v2")
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rounds", type=int, default=14, help="interleaved rounds per comparison (default 14)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help=f"interleaved rounds per comparison (default per runtime, ~3 min in all on a 2-core VM: {DEFAULT_ROUNDS})",
+    )
     p.add_argument("--warmup-iterations", type=int, default=10)
     p.add_argument("--warmup-s", type=float, default=0.5)
     p.add_argument("--windows", type=int, default=2)
@@ -134,7 +141,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--summary", nargs="+", metavar="KEY", help="print stored results for these keys and exit")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    if args.summary:
+        return args
     args.mode = args.mode or DEFAULT_MODE[args.runtime]
+    args.rounds = args.rounds or DEFAULT_ROUNDS[args.runtime]
     if args.mode not in MODES[args.runtime]:
         p.error(f"--runtime {args.runtime} has modes {', '.join(MODES[args.runtime])}, not {args.mode!r}")
     if args.threads is not None and args.runtime != "torch":

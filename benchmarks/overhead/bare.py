@@ -19,6 +19,7 @@ the comparison measures.
 from __future__ import annotations
 
 import contextlib
+import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,11 @@ MODES = {
     "onnx": ("ort_all", "ort_extended", "ort_basic", "ort_disabled"),
 }
 DEFAULT_MODE = {runtime: modes[0] for runtime, modes in MODES.items()}
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (all its threads; not the sampler, a child process)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def stopping_loop(step: Callable[[], object], min_iterations: int, min_s: float) -> list[int]:
@@ -65,6 +71,7 @@ class Bare:
         began = time.monotonic()
         self.step = self.make_step()
         self.build_s = time.monotonic() - began
+        self.fresh = True  # built and not yet run: the first round uses it
 
     def make_step(self) -> Callable[[], object]:
         raise NotImplementedError
@@ -77,16 +84,20 @@ class Bare:
         return make_inputs(self.cfg, self.batch_size, self.seed)
 
     def measure(self, measure: dict) -> tuple[list[int], int]:
-        """Latencies of the windows, and all iterations run (warm-up included)."""
-        if not self.reuse:
+        """Latencies of the windows, and the minor page faults during the windows (as the protocol counts them)."""
+        if not (self.reuse or self.fresh):
             self._build()  # outside the timed loops, as measure_job's load_session is
+        self.fresh = False
         step = self.step
         out: list[int] = []
+        faults = 0
         with self.context():
-            n = len(stopping_loop(step, measure["warmup_min_iterations"], measure["warmup_min_s"]))
+            stopping_loop(step, measure["warmup_min_iterations"], measure["warmup_min_s"])
             for _ in range(measure["windows"]):
+                f0 = minor_faults()
                 out += stopping_loop(step, measure["window_min_iterations"], measure["window_min_s"])
-        return out, n + len(out)
+                faults += minor_faults() - f0
+        return out, faults
 
 
 class BareTorch(Bare):
