@@ -10,6 +10,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from green_mlflow.worker.host import cpu_model
+
 from .stats import verdict
 
 # distributions whose versions are recorded, where installed (metadata only: nothing is imported)
@@ -19,23 +21,12 @@ DISTRIBUTIONS = ("torch", "torchvision", "tensorflow-cpu", "tensorflow", "keras"
 def host_facts() -> dict:
     return {
         "cpu": platform.processor() or platform.machine(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "logical_cores": os.cpu_count(),
         "python": sys.version.split()[0],
         "executable": sys.executable,
         "versions": _versions(),
     }
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def _versions() -> dict:
