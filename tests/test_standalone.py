@@ -48,6 +48,7 @@ def test_worker_measures_from_a_spec_file_in_the_torch_environment(tmp_path):
     assert result["latency"]["count"] == sum(w["iterations"] for w in result["windows"]) >= 10
     assert all(w["duration_s"] >= 0.2 and w["iterations"] >= 5 for w in result["windows"])
     assert result["measured_samples"] == 2 * result["latency"]["count"]
+    assert all(w["minor_faults_per_iteration"] >= 0 for w in result["windows"])
     assert result["info"]["parameter_count"] == 3_504_872  # torchvision MobileNetV2, 1000 classes
     # no RAPL, no GPU and no TDP given: every domain says why, none reports a number
     assert {d: e["method"] for d, e in result["energy"].items()} == {

@@ -26,8 +26,6 @@ from green_mlflow.models.mxnet_models import build_model, parameter_count  # noq
 
 MAX_OPSET = 13
 
-MAX_OPSET = 13
-
 
 @contextmanager
 def onnx_opset(version: int):

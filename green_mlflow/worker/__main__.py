@@ -74,6 +74,7 @@ def measure_job(spec: dict, progress=_progress) -> dict:
                 "samples": w.samples,
                 "duration_s": w.duration_s,
                 "latency_p50_ms": LatencyStats.from_ns(w.latencies_ns).p50_ms,
+                "minor_faults_per_iteration": w.minor_faults / w.iterations,
             }
             for w in windows
         ],
