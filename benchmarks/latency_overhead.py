@@ -55,8 +55,7 @@ for _path in (REPO, REPO / "benchmarks"):  # runnable without PYTHONPATH too
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from overhead.bare import DEFAULT_MODE, MODES  # noqa: E402
-
+from green_mlflow.runtimes.modes import DEFAULT_MODE, MODES  # noqa: E402
 from green_mlflow.worker.launch import MALLOC_ENV  # noqa: E402  (stdlib only)
 
 RESULTS = REPO / "benchmarks" / "results" / "latency_overhead.json"
@@ -161,16 +160,6 @@ def result_key(args: argparse.Namespace) -> str:
     return key + ("/malloc-glibc" if args.malloc == "glibc" else "")
 
 
-def check_default_modes() -> None:
-    """The copy in overhead/bare.py must be the package's (importable only where omegaconf is)."""
-    try:
-        from green_mlflow.plan import DEFAULT_MODE as PLAN_DEFAULT_MODE
-    except ImportError:
-        return
-    if PLAN_DEFAULT_MODE != DEFAULT_MODE:
-        raise SystemExit(f"overhead/bare.py DEFAULT_MODE {DEFAULT_MODE} differs from green_mlflow.plan's")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.summary:
@@ -182,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     if env != dict(os.environ):
         # glibc reads these once, at start-up: the process has to begin with them
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
-    check_default_modes()
     model_cfg = model_config(args.model)
     if args.export_onnx is not None:
         from overhead.bare import export_onnx

@@ -13,19 +13,14 @@ from dataclasses import asdict, dataclass
 
 from omegaconf import DictConfig, OmegaConf
 
+from green_mlflow.runtimes.modes import DEFAULT_MODE, MODES
+
 PROVIDERS = {
     "torch": ("cpu", "cuda"),
     "tf": ("cpu", "cuda"),
     "mxnet": ("cpu", "cuda"),
     "onnx": ("cpu", "cuda", "tensorrt"),
 }
-MODES = {
-    "torch": ("eager",),
-    "tf": ("function", "eager", "xla"),
-    "mxnet": ("hybrid", "imperative"),
-    "onnx": ("ort_all", "ort_extended", "ort_basic", "ort_disabled"),
-}
-DEFAULT_MODE = {runtime: modes[0] for runtime, modes in MODES.items()}
 ONNX_SOURCES = ("torch", "tf", "mxnet")
 GPU_ENVS = {"onnx": "onnx-gpu", "tf": "tf-gpu", "mxnet": "mxnet-gpu"}  # torch's wheel already carries CUDA
 MAX_BATCH_SIZE = 4096

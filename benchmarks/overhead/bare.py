@@ -26,16 +26,6 @@ from pathlib import Path
 
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
 
-# green_mlflow.plan.MODES / DEFAULT_MODE (the first mode is the default); plan.py needs omegaconf,
-# which the runtime environments do not have, so the driver checks this copy against it where it can
-MODES = {
-    "torch": ("eager",),
-    "tf": ("function", "eager", "xla"),
-    "mxnet": ("hybrid", "imperative"),
-    "onnx": ("ort_all", "ort_extended", "ort_basic", "ort_disabled"),
-}
-DEFAULT_MODE = {runtime: modes[0] for runtime, modes in MODES.items()}
-
 
 def minor_faults() -> int:
     """Minor page faults of this process so far (all its threads; not the sampler, a child process)."""
