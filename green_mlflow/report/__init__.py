@@ -1,0 +1,1 @@
+"""Reading a sweep back: statistics, the comparison page and the offline report."""
