@@ -15,10 +15,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from green_mlflow.baseline import idle_baseline
 from green_mlflow.config import register_schemas
-from green_mlflow.job import run_job
+from green_mlflow.job import run_job, say
 from green_mlflow.plan import PlanError, plan_job
-from green_mlflow.tracking.callback import STATE, close_sweep, open_parent
+from green_mlflow.tracking.callback import STATE, close_sweep, measure_idle, open_parent
 from green_mlflow.tracking.store import TrackingError, open_store
 from green_mlflow.tracking.summary import read_parent, record
 
@@ -62,6 +63,12 @@ def main(cfg: DictConfig) -> None:
             STATE.update(failed=1, closed=True, exit_code=2)
             return
         parent_run_id = open_parent(store, folder, f"run {out_dir.name}", _label(hc))
-    record(folder, run_job(store, parent_run_id, cfg, job, out_dir))
+        if job.measure["repetitions"] > 1:
+            print(
+                f"  note: measure.repetitions={job.measure['repetitions']} applies to sweeps (-m); this run measures once"
+            )
+        measure_idle(store, parent_run_id, folder, cfg)
+    idle = idle_baseline(folder, job.measure, job.device_id, say(job.label))
+    record(folder, run_job(store, parent_run_id, cfg, job, out_dir, idle, run_order=int(hc.job.num or 0)))
     if not multirun:
         close_sweep(folder)

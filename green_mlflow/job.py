@@ -50,21 +50,48 @@ def job_params(cfg, job: Job) -> dict[str, str]:
     return params
 
 
-def run_job(store: Store, parent_run_id: str, cfg, job: Job, out_dir: Path) -> dict:
-    """Measure ``job`` and log it as a child run. Returns a ledger row; never raises for a failed job."""
+LEDGER_METRICS = (
+    "latency_p50_ms",
+    "throughput_samples_per_s",
+    "energy_per_sample_gross_j",
+    "energy_per_sample_net_j",
+    "energy_per_sample_gross_estimated_j",
+    "energy_per_sample_net_estimated_j",
+)
+
+
+def run_job(
+    store: Store, parent_run_id: str, cfg, job: Job, out_dir: Path, idle: dict | None = None, run_order: int = 0
+) -> dict:
+    """Measure ``job`` and log it as a child run. Returns a ledger row; never raises for a failed job.
+
+    ``idle`` is this host's idle baseline (``green_mlflow.baseline``): net energy and the cool-down's
+    target temperature come from it.
+    """
     progress = say(job.label)
     run_id = runs.start_child(
         store,
         parent_run_id,
         job.label,
         job_params(cfg, job),
-        {"green.config_hash": job.config_hash(), "green.env": job.env_name},
+        {"green.config_hash": job.config_hash(), "green.env": job.env_name, "green.run_order": str(run_order)},
     )
-    row = {"job": job.label, "run_id": run_id, "config_hash": job.config_hash()}
+    row = {
+        "job": job.label,
+        "run_id": run_id,
+        "config_hash": job.config_hash(),
+        "repetition": job.repetition,
+        "runtime": job.runtime,
+        "source": job.source,
+        "model": job.model["name"],
+        "batch_size": job.batch_size,
+        "provider": job.provider,
+        "mode": job.mode,
+    }
     runs.log_text(store, run_id, "config.yaml", config_yaml(cfg))
     began = time.monotonic()
     try:
-        reason = _measure_and_log(store, run_id, job, out_dir, progress)
+        reason = _measure_and_log(store, run_id, job, out_dir, progress, idle)
     except KeyboardInterrupt:
         runs.finish(store, run_id, "KILLED")
         raise
@@ -76,15 +103,22 @@ def run_job(store: Store, parent_run_id: str, cfg, job: Job, out_dir: Path) -> d
     runs.finish(store, run_id, status)
     row.update(status=status, reason=reason)
     data = store.client.get_run(run_id).data
-    for key in ("latency_p50_ms", "throughput_samples_per_s", "energy_per_sample_j", "energy_per_sample_estimated_j"):
+    for key in LEDGER_METRICS:
         row[key] = data.metrics.get(key)
+    row["conversion_energy_j"] = conversion_energy_j(data.metrics)
     measured = {data.tags.get(f"energy.{d}.method") for d in ("gpu", "cpu", "dram")} & {"counter", "polled"}
     row["energy_method"] = "+".join(sorted(measured))
     progress(f"{status}{': ' + reason if reason else ''}")
     return row
 
 
-def _measure_and_log(store: Store, run_id: str, job: Job, out_dir: Path, progress) -> str | None:
+def conversion_energy_j(metrics: dict[str, float]) -> float | None:
+    """Measured energy of the ONNX export (all domains a counter could read), or None."""
+    parts = [v for k, v in metrics.items() if k.startswith("conversion_export_") and k.endswith("_energy_j")]
+    return sum(parts) if parts else None
+
+
+def _measure_and_log(store: Store, run_id: str, job: Job, out_dir: Path, progress, idle: dict | None) -> str | None:
     """Returns None on success, else the reason the job failed (already logged to the run)."""
     python = interpreter_for(job.env_name, job.runtime, job.python, progress)
     onnx_path = None
@@ -118,6 +152,8 @@ def _measure_and_log(store: Store, run_id: str, job: Job, out_dir: Path, progres
         # engines take minutes to build: cached beside the model they were built from, and built during
         # warm-up (ONNX Runtime builds on the first run), never inside a measured window
         spec["trt_cache_dir"] = str(cache_dir() / "tensorrt" / conversion.key)
+    if idle and idle.get("status") == "ok":
+        spec["idle_temp_c"] = idle.get("gpu_temp_c")  # the cool-down's target
     result = run_module(python, "green_mlflow.worker", spec, out_dir / "worker", job.measure["timeout_s"], progress)
     runs.log_json(store, run_id, "spec.json", spec)
     runs.log_json(store, run_id, "result.json", result)
@@ -125,8 +161,10 @@ def _measure_and_log(store: Store, run_id: str, job: Job, out_dir: Path, progres
         _log_failure(store, run_id, result)
         return result.get("error", "the worker failed")
     metrics = result_metrics(result)
-    e_metrics, e_tags = energy_metrics(result["energy"])
+    e_metrics, e_tags = energy_metrics(result["energy"], idle)
     tags = {**result_tags(result), **e_tags}
+    if tags.get("green.gpu_contention", "").startswith("detected"):
+        progress(f"warning: {tags['green.gpu_contention']}")
     if "parameter_count" in result["info"]:
         metrics["model_parameters"] = result["info"]["parameter_count"]
     runs.log_values(store, run_id, {**metrics, **e_metrics}, tags)

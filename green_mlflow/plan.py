@@ -25,6 +25,10 @@ ONNX_SOURCES = ("torch", "tf", "mxnet")
 GPU_ENVS = {"onnx": "onnx-gpu", "tf": "tf-gpu", "mxnet": "mxnet-gpu"}  # torch's wheel already carries CUDA
 MAX_BATCH_SIZE = 4096
 MIN_GPU_WINDOW_S = 1.0  # METHOD.md rule 8: NVML's counter is not trustworthy below this
+MAX_REPETITIONS = 1000
+MODE_PROVIDERS = {("torch", "cuda_graph"): ("cuda",)}  # modes that exist only on some providers
+# measure settings that say how many runs and what surrounds them, not how one run is measured
+NOT_HASHED_MEASURE = ("repetitions", "idle_s")
 
 
 class PlanError(ValueError):
@@ -46,6 +50,7 @@ class Job:
     opset: int
     measure: dict
     python: str | None
+    repetition: int = 0
 
     @property
     def env_name(self) -> str:
@@ -57,11 +62,13 @@ class Job:
     @property
     def label(self) -> str:
         runtime = f"onnx(from {self.source})" if self.runtime == "onnx" else self.runtime
-        return f"{runtime} {self.model['name']} bs={self.batch_size} {self.provider} {self.mode}"
+        label = f"{runtime} {self.model['name']} bs={self.batch_size} {self.provider} {self.mode}"
+        return f"{label} rep={self.repetition}" if self.measure.get("repetitions", 1) > 1 else label
 
     def config_hash(self) -> str:
-        """Hash of everything that defines the measurement (not where it is tracked)."""
-        payload = {k: v for k, v in asdict(self).items() if k != "python"}
+        """Hash of everything that defines one run's measurement: the same for every repetition of it."""
+        payload = {k: v for k, v in asdict(self).items() if k not in ("python", "repetition")}
+        payload["measure"] = {k: v for k, v in self.measure.items() if k not in NOT_HASHED_MEASURE}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def spec(self, output_dir: str, onnx_path: str | None = None) -> dict:
@@ -74,6 +81,7 @@ class Job:
             "mode": self.mode,
             "batch_size": self.batch_size,
             "seed": self.seed,
+            "repetition": self.repetition,
             "measure": self.measure,
             "output_dir": output_dir,
         }
@@ -97,6 +105,8 @@ def plan_job(cfg: DictConfig) -> Job:
     if mode == "default":
         mode = DEFAULT_MODE[runtime]
     _allowed("mode", mode, MODES[runtime], f"with runtime={runtime}")
+    if (runtime, mode) in MODE_PROVIDERS:
+        _allowed("provider", provider, MODE_PROVIDERS[runtime, mode], f"with runtime={runtime} mode={mode}")
     source = cfg.runtime.source
     if runtime == "onnx":
         _allowed("runtime.source", source, ONNX_SOURCES, "for runtime=onnx")
@@ -121,6 +131,23 @@ def plan_job(cfg: DictConfig) -> Job:
         raise PlanError(
             f"measure.sample_interval_s={measure['sample_interval_s']} is out of range; allowed: 0.01 to 10"
         )
+    if not 1 <= measure["repetitions"] <= MAX_REPETITIONS:
+        raise PlanError(
+            f"measure.repetitions={measure['repetitions']} is out of range; allowed: 1 to {MAX_REPETITIONS}"
+        )
+    if not 0 <= cfg.repetition < measure["repetitions"]:
+        raise PlanError(
+            f"repetition={cfg.repetition} is out of range; allowed: 0 to {measure['repetitions'] - 1} "
+            "(the sweeper sets it; raise measure.repetitions for more)"
+        )
+    for key in ("idle_s", "cooldown_s", "cooldown_max_s"):
+        if not 0 <= measure[key] <= 86400:
+            raise PlanError(f"measure.{key}={measure[key]} is out of range; allowed: 0 to 86400 seconds")
+    if measure["cooldown_within_c"] is not None and not 0 < measure["cooldown_within_c"] <= 50:
+        raise PlanError(
+            f"measure.cooldown_within_c={measure['cooldown_within_c']} is out of range; allowed: above 0 up to "
+            "50 °C, or null for a fixed cool-down only"
+        )
     if measure["timeout_s"] <= 0:
         raise PlanError(f"measure.timeout_s={measure['timeout_s']} must be positive")
     if measure["cpu_tdp_w"] is not None and measure["cpu_tdp_w"] <= 0:
@@ -144,4 +171,5 @@ def plan_job(cfg: DictConfig) -> Job:
         opset=int(cfg.runtime.opset),
         measure=measure,
         python=cfg.runtime.python,
+        repetition=int(cfg.repetition),
     )

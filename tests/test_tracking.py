@@ -64,20 +64,64 @@ def test_flattened_params_use_group_names_for_the_chosen_option():
     assert params == {"runtime": "onnx", "runtime.source": "torch", "runtime.python": "null", "batch_size": "64"}
 
 
+def _entry(method, energy_j, samples=100, duration_s=2.0, detail="d"):
+    return {"method": method, "detail": detail, "energy_j": energy_j, "samples": samples, "duration_s": duration_s}
+
+
+def _idle(**domains):
+    return {
+        "status": "ok",
+        "duration_s": 10.0,
+        "host_name": "h1",
+        "domains": {d: {"method": m, "detail": "idle", "power_w": w} for d, (m, w) in domains.items()},
+    }
+
+
 def test_estimates_never_share_a_name_with_measurements():
     energy = {
-        "gpu": {"method": "counter", "detail": "NVML", "energy_j": 10.0, "per_sample_j": 0.1, "mean_power_w": 200.0},
-        "cpu": {"method": "estimated", "detail": "TDP", "energy_j": 5.0, "per_sample_j": 0.05, "mean_power_w": 50.0},
+        "gpu": _entry("counter", 10.0),
+        "cpu": _entry("estimated", 5.0),
         "dram": {"method": "unavailable", "detail": "no RAPL"},
     }
     metrics, tags = energy_metrics(energy)
-    assert metrics["gpu_energy_j"] == 10.0 and "cpu_energy_j" not in metrics
-    assert metrics["cpu_energy_estimated_j"] == 5.0
+    assert metrics["gpu_energy_gross_j"] == 10.0 and "cpu_energy_gross_j" not in metrics
+    assert metrics["cpu_energy_gross_estimated_j"] == 5.0
+    assert metrics["gpu_power_mean_w"] == 5.0
     assert not any(k.startswith("dram_") for k in metrics), "an unavailable reading is not a 0"
-    assert metrics["energy_per_sample_j"] == 0.1, "measured total covers measured domains only"
-    assert abs(metrics["energy_per_sample_estimated_j"] - 0.15) < 1e-12
-    assert tags["energy.total.covers"] == "gpu" and tags["energy.dram.method"] == "unavailable"
-    assert tags["energy.total_estimated.covers"] == "gpu+cpu(estimated)"
+    assert metrics["energy_per_sample_gross_j"] == 0.1, "measured total covers measured domains only"
+    assert abs(metrics["energy_per_sample_gross_estimated_j"] - 0.15) < 1e-12
+    assert tags["energy.total_gross.covers"] == "gpu" and tags["energy.dram.method"] == "unavailable"
+    assert tags["energy.total_gross_estimated.covers"] == "gpu+cpu(estimated)"
+
+
+def test_net_energy_is_gross_minus_idle_power_times_measured_seconds():
+    energy = {"gpu": _entry("counter", 500.0, samples=1000, duration_s=4.0), "cpu": _entry("estimated", 30.0)}
+    idle = _idle(gpu=("counter", 60.0), cpu=("estimated", 0.5))
+    metrics, tags = energy_metrics(energy, idle)
+    assert metrics["gpu_idle_power_w"] == 60.0
+    assert metrics["gpu_energy_net_j"] == 500.0 - 60.0 * 4.0
+    assert metrics["gpu_energy_per_sample_net_j"] == (500.0 - 240.0) / 1000
+    assert metrics["energy_per_sample_net_j"] == metrics["gpu_energy_per_sample_net_j"]
+    assert metrics["cpu_energy_net_estimated_j"] == 30.0 - 0.5 * 2.0
+    assert metrics["cpu_idle_power_estimated_w"] == 0.5
+    assert abs(metrics["energy_per_sample_net_estimated_j"] - (0.26 + 29.0 / 100)) < 1e-12
+    assert metrics["energy_per_sample_gross_j"] == 0.5, "gross is kept beside net"
+    assert "60.000 W over 10.0 s on h1" in tags["energy.gpu.idle"]
+
+
+def test_no_net_energy_without_a_matching_idle_reading():
+    energy = {"gpu": _entry("counter", 500.0), "cpu": _entry("estimated", 30.0), "dram": _entry("counter", 7.0)}
+    idle = _idle(gpu=("polled", 60.0))  # another method, cpu and dram not metered while idle
+    idle["domains"]["dram"] = {"method": "unavailable", "detail": "RAPL dram: permission denied"}
+    metrics, tags = energy_metrics(energy, idle)
+    assert not any("_net" in k or "idle" in k for k in metrics), metrics
+    assert "idle was metered by polled, this run by counter" in tags["energy.gpu.idle"]
+    assert "not metered while idle" in tags["energy.cpu.idle"]
+    assert "permission denied" in tags["energy.dram.idle"]
+    metrics, tags = energy_metrics(energy, None)
+    assert "energy_per_sample_net_j" not in metrics and "measure.idle_s=0" in tags["energy.gpu.idle"]
+    metrics, tags = energy_metrics(energy, {"status": "failed", "error": "sampler died"})
+    assert "energy_per_sample_net_j" not in metrics and "sampler died" in tags["energy.gpu.idle"]
 
 
 def test_no_measured_domain_means_no_energy_per_sample_metric():
@@ -93,8 +137,8 @@ def test_ledger_and_summary_show_failures_and_pruned_jobs_with_reasons(tmp_path:
             "status": "FINISHED",
             "latency_p50_ms": 3.25,
             "throughput_samples_per_s": 300.0,
-            "energy_per_sample_j": None,
-            "energy_per_sample_estimated_j": 0.5,
+            "energy_per_sample_gross_j": None,
+            "energy_per_sample_gross_estimated_j": 0.5,
         },
     )
     record(
@@ -103,7 +147,7 @@ def test_ledger_and_summary_show_failures_and_pruned_jobs_with_reasons(tmp_path:
     rows = read_ledger(tmp_path)
     text = table(rows)
     assert len(rows) == 2
-    assert "3.25 ms" in text and "0.5 J (estimated)" in text
+    assert "3.25 ms" in text and "0.5 J (gross, estimated)" in text
     assert "bad: provider=tensorrt is not available with runtime=torch" in text
 
 

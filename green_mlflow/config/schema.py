@@ -61,6 +61,12 @@ class MeasureConfig:
     # TDP for the CPU energy *estimate* used only where RAPL cannot be read; null = no estimate
     cpu_tdp_w: float | None = None
     timeout_s: float = 3600.0
+    # METHOD.md rules 9-10: repeated, shuffled runs (hydra/sweeper=green), idle baseline, cool-down
+    repetitions: int = 1  # runs per configuration in a sweep, each its own child run
+    idle_s: float = 0.0  # idle baseline length before the sweep; 0 = no baseline (no net energy)
+    cooldown_s: float = 0.0  # fixed rest before each run
+    cooldown_within_c: float | None = None  # then wait until the GPU is within this many °C of idle
+    cooldown_max_s: float = 600.0  # cap on the temperature wait
 
 
 @dataclass
@@ -80,6 +86,7 @@ class GreenConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     batch_size: int = 1
     seed: int = 0
+    repetition: int = 0  # set by the sweeper: which of measure.repetitions this job is
 
 
 def register_schemas() -> None:

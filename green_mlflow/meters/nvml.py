@@ -113,6 +113,21 @@ def probe_nvml(device_id: int, nvml: Any = None) -> tuple[list[EnergyMeter], lis
         ]
 
 
+def other_gpu_processes(nvml: Any, handle: Any, own_pids: set[int]) -> dict[int, float | None]:
+    """Processes other than ``own_pids`` using the GPU now: pid → used memory in MiB (None where hidden).
+
+    GPU energy is per device, not per process (METHOD.md rule 5): anything listed here during a
+    window shares the reading. Raises whatever NVML raises where the list cannot be read.
+    """
+    found: dict[int, float | None] = {}
+    for query in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
+        for proc in getattr(nvml, query)(handle):
+            if proc.pid not in own_pids:
+                used = getattr(proc, "usedGpuMemory", None)
+                found[int(proc.pid)] = used / 2**20 if isinstance(used, int) else None
+    return found
+
+
 def gpu_facts(device_id: int, nvml: Any = None) -> dict[str, str]:
     """Name, driver and power limit of the GPU, for run metadata; empty where there is no NVML."""
     try:

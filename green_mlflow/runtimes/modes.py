@@ -2,7 +2,7 @@
 the benchmarks (which run inside runtime environments) read the same table."""
 
 MODES = {
-    "torch": ("eager",),
+    "torch": ("eager", "compile", "cuda_graph"),  # cuda_graph: provider=cuda only
     "tf": ("function", "eager", "xla"),
     "mxnet": ("hybrid", "imperative"),
     "onnx": ("ort_all", "ort_extended", "ort_basic", "ort_disabled"),

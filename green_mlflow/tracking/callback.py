@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from green_mlflow import baseline
 from green_mlflow.tracking import runs
+from green_mlflow.tracking.break_even import break_even_for_sweep
 from green_mlflow.tracking.store import Store, open_store
-from green_mlflow.tracking.summary import read_ledger, read_parent, table, write_parent
+from green_mlflow.tracking.summary import LEDGER, read_ledger, read_parent, table, write_parent
 
 STATE: dict[str, Any] = {}  # parent run and outcome of this process's sweep, for __main__
 
@@ -30,6 +32,9 @@ def close_sweep(folder: Path) -> int:
     print("\n" + table(rows) if rows else "\nno jobs ran", flush=True)
     if parent:
         store = open_store(parent["tracking_uri"], parent["experiment_name"])
+        for run_id, (metrics, tags) in break_even_for_sweep(rows).items():
+            runs.log_values(store, run_id, metrics, tags)
+        runs.log_file(store, parent["run_id"], folder / LEDGER, "summary")
         status = "FINISHED" if failed == 0 and rows else "FAILED"
         runs.log_values(
             store,
@@ -71,12 +76,22 @@ def open_parent(store: Store, folder: Path, name: str, overrides: str) -> str:
     return run_id
 
 
+def measure_idle(store: Store, run_id: str, folder: Path, config: DictConfig) -> None:
+    """The sweep's idle baseline, measured before any job and logged on the parent run."""
+    measure = OmegaConf.to_container(config.measure, resolve=True)
+    idle = baseline.idle_baseline(folder, measure, int(config.provider.device_id), print)
+    baseline.log_on_parent(store, run_id, idle)
+    if idle is not None:
+        print(baseline.describe(idle), flush=True)
+
+
 class SweepRunCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         folder = Path(str(config.hydra.sweep.dir)).resolve()
         store = open_store(config.tracking.uri, config.tracking.experiment_name)
         run_id = open_parent(store, folder, f"sweep {folder.name}", " ".join(config.hydra.overrides.task))
         print(f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({store.uri})", flush=True)
+        measure_idle(store, run_id, folder, config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         close_sweep(Path(str(config.hydra.sweep.dir)).resolve())

@@ -2,7 +2,7 @@
 
 Pure functions from the worker's result to MLflow params, metrics and tags: no MLflow calls here.
 Measured energy (``counter``, ``polled``) and estimated energy never share a name: an estimate is
-always ``*_estimated_j``, and ``energy_per_sample_j`` sums measured domains only.
+always ``*_estimated_j``, and ``energy_per_sample_{gross,net}_j`` sum measured domains only.
 """
 
 from __future__ import annotations
@@ -27,11 +27,31 @@ def flatten_params(config: dict) -> dict[str, str]:
     return params
 
 
-def energy_metrics(energy: dict[str, dict]) -> tuple[dict[str, float], dict[str, str]]:
-    """Per-domain energy metrics and the tags that say how each was obtained."""
+def _idle_for(domain: str, method: str, idle: dict | None) -> tuple[float | None, str]:
+    """The idle power to subtract from ``domain`` and where it came from (or why there is none)."""
+    if idle is None:
+        return None, "no idle baseline (measure.idle_s=0): net energy not computed"
+    if idle.get("status") != "ok":
+        return None, f"idle baseline failed, net energy not computed: {idle.get('error', 'no detail')}"
+    entry = idle["domains"].get(domain)
+    if entry is None or "power_w" not in entry:
+        why = entry["detail"] if entry else "not metered while idle"
+        return None, f"no idle power for {domain}: {why}"
+    if entry["method"] != method:
+        return None, f"idle was metered by {entry['method']}, this run by {method}: not subtracted"
+    where = f"idle {entry['power_w']:.3f} W over {idle['duration_s']:.1f} s on {idle.get('host_name', 'this host')}"
+    return entry["power_w"], where
+
+
+def energy_metrics(energy: dict[str, dict], idle: dict | None = None) -> tuple[dict[str, float], dict[str, str]]:
+    """Per-domain gross and net energy and the tags that say how each was obtained (docs/metrics.md).
+
+    Net = gross − idle power × measured seconds, with the idle power of the same domain read by the
+    same method; where there is none, net is absent (and the tag says why), never equal to gross.
+    """
     metrics: dict[str, float] = {}
     tags: dict[str, str] = {}
-    measured_total, estimated_total = [], []
+    totals: dict[tuple[bool, str], list[tuple[str, float]]] = {}
     for domain, entry in sorted(energy.items()):
         method = entry["method"]
         tags[f"energy.{domain}.method"] = method
@@ -40,21 +60,35 @@ def energy_metrics(energy: dict[str, dict]) -> tuple[dict[str, float], dict[str,
             tags[f"energy.{domain}.warnings"] = "; ".join(entry["errors"])[:5000]
         if method == "unavailable":
             continue
-        suffix = "" if method in MEASURED else "_estimated"
-        metrics[f"{domain}_energy{suffix}_j"] = entry["energy_j"]
-        metrics[f"{domain}_energy_per_sample{suffix}_j"] = entry["per_sample_j"]
-        metrics[f"{domain}_power_mean{suffix}_w"] = entry["mean_power_w"]
-        if entry.get("warmup_energy_j") is not None:
-            metrics[f"{domain}_warmup_energy{suffix}_j"] = entry["warmup_energy_j"]
-        (measured_total if method in MEASURED else estimated_total).append((domain, entry["per_sample_j"]))
-    if measured_total:
-        metrics["energy_per_sample_j"] = sum(v for _, v in measured_total)
-        tags["energy.total.covers"] = "+".join(d for d, _ in measured_total)
-    if estimated_total:
-        metrics["energy_per_sample_estimated_j"] = sum(v for _, v in measured_total + estimated_total)
-        tags["energy.total_estimated.covers"] = "+".join(
-            [d for d, _ in measured_total] + [f"{d}(estimated)" for d, _ in estimated_total]
-        )
+        measured = method in MEASURED
+        est = "" if measured else "_estimated"
+        gross_j, samples, seconds = entry["energy_j"], entry["samples"], entry["duration_s"]
+        metrics[f"{domain}_energy_gross{est}_j"] = gross_j
+        metrics[f"{domain}_energy_per_sample_gross{est}_j"] = gross_j / samples
+        metrics[f"{domain}_power_mean{est}_w"] = gross_j / seconds
+        for phase in ("warmup", "load"):
+            if entry.get(f"{phase}_energy_j") is not None:
+                metrics[f"{domain}_{phase}_energy{est}_j"] = entry[f"{phase}_energy_j"]
+        totals.setdefault((measured, "gross"), []).append((domain, gross_j / samples))
+        idle_w, where = _idle_for(domain, method, idle)
+        tags[f"energy.{domain}.idle"] = where
+        if idle_w is not None:
+            net_j = gross_j - idle_w * seconds
+            metrics[f"{domain}_idle_power{est}_w"] = idle_w
+            metrics[f"{domain}_energy_net{est}_j"] = net_j
+            metrics[f"{domain}_energy_per_sample_net{est}_j"] = net_j / samples
+            totals.setdefault((measured, "net"), []).append((domain, net_j / samples))
+    for kind in ("gross", "net"):
+        measured_parts = totals.get((True, kind), [])
+        estimated_parts = totals.get((False, kind), [])
+        if measured_parts:
+            metrics[f"energy_per_sample_{kind}_j"] = sum(v for _, v in measured_parts)
+            tags[f"energy.total_{kind}.covers"] = "+".join(d for d, _ in measured_parts)
+        if estimated_parts:
+            metrics[f"energy_per_sample_{kind}_estimated_j"] = sum(v for _, v in measured_parts + estimated_parts)
+            tags[f"energy.total_{kind}_estimated.covers"] = "+".join(
+                [d for d, _ in measured_parts] + [f"{d}(estimated)" for d, _ in estimated_parts]
+            )
     return metrics, tags
 
 
@@ -74,6 +108,8 @@ def result_metrics(result: dict) -> dict[str, float]:
         metrics["minor_page_faults_per_iteration"] = sum(faults) / len(faults)
     metrics.update(result["utilisation"])
     metrics.update(result.get("temperatures", {}))
+    if "cooldown" in result:
+        metrics["cooldown_wait_s"] = result["cooldown"]["waited_s"]
     return metrics
 
 
@@ -87,8 +123,30 @@ def result_tags(result: dict) -> dict[str, str]:
     tags["sampler.interval_s"] = f"{result['sampler']['interval_s']:g}"
     tags["sampler.samples"] = str(result["sampler"]["samples"])
     tags["sampler.process"] = "separate process (not inside the workload process)"
+    if "cooldown" in result:
+        tags["cooldown"] = result["cooldown"]["outcome"]
+    tags.update(contention_tags(result.get("contention")))
     tags["worker.malloc"] = " ".join(f"{k}={v}" for k, v in result.get("malloc_env", {}).items()) or "glibc defaults"
     return tags
+
+
+def contention_tags(contention: dict | None) -> dict[str, str]:
+    """``green.gpu_contention``: ``none``, ``detected: …`` or ``not checked: …`` (METHOD.md rule 5)."""
+    if not contention:
+        return {}
+    if not contention.get("checked"):
+        return {"green.gpu_contention": f"not checked: {contention.get('reason', 'no detail')}"}
+    busy = contention["windows_with_other_processes"]
+    if not busy:
+        return {"green.gpu_contention": "none"}
+    pids = ", ".join(
+        f"pid {pid}" + (f" ({mib:.0f} MiB)" if mib is not None else "")
+        for pid, mib in sorted(contention["other_processes"].items())
+    )
+    return {
+        "green.gpu_contention": f"detected: {pids or 'other processes'} used the GPU during {busy} of "
+        f"{contention['windows']} windows; GPU energy includes their work"
+    }
 
 
 def conversion_metrics(report: dict) -> tuple[dict[str, float], dict[str, str]]:

@@ -29,10 +29,15 @@ def read_ledger(folder: Path) -> list[dict]:
 
 
 def energy_cell(row: dict) -> str:
-    if row.get("energy_per_sample_j") is not None:
-        return f"{row['energy_per_sample_j']:.4g} J ({row.get('energy_method', 'measured')})"
-    if row.get("energy_per_sample_estimated_j") is not None:
-        return f"{row['energy_per_sample_estimated_j']:.4g} J (estimated)"
+    """Net energy per sample where an idle baseline was subtracted, else gross; measured before estimated."""
+    for key, label in (
+        ("energy_per_sample_net_j", f"net, {row.get('energy_method') or 'measured'}"),
+        ("energy_per_sample_gross_j", f"gross, {row.get('energy_method') or 'measured'}"),
+        ("energy_per_sample_net_estimated_j", "net, estimated"),
+        ("energy_per_sample_gross_estimated_j", "gross, estimated"),
+    ):
+        if row.get(key) is not None:
+            return f"{row[key]:.4g} J ({label})"
     return "unavailable" if row.get("status") == "FINISHED" else "-"
 
 

@@ -18,12 +18,14 @@ from pathlib import Path
 
 from green_mlflow.meters import Trace, discover_meters
 from green_mlflow.meters.nvml import gpu_facts
+from green_mlflow.meters.thermometer import gpu_temperature_c, read_temperatures_c
 from green_mlflow.runtimes import load_session
+from green_mlflow.worker.cooldown import cool_down
 from green_mlflow.worker.host import host_facts
-from green_mlflow.worker.protocol import run_protocol
-from green_mlflow.worker.sampler import SamplerProcess, read_trace
+from green_mlflow.worker.protocol import measure_span, run_protocol
+from green_mlflow.worker.sampler import SamplerProcess, processes_path, read_trace
 from green_mlflow.worker.stats import LatencyStats
-from green_mlflow.worker.summary import summarise_energy, summarise_utilisation, temperatures
+from green_mlflow.worker.summary import summarise_contention, summarise_energy, summarise_utilisation
 
 
 def _progress(message: str) -> None:
@@ -41,17 +43,29 @@ def measure_job(spec: dict, progress=_progress) -> dict:
     intervals += [m.needs_power_trace_interval_s for m in meters if m.needs_power_trace_interval_s]
     interval_s = min(intervals)
     gpu_in_trace = any(m.domain == "gpu" for m in meters)
-    sampler = SamplerProcess(interval_s, out_dir / "utilisation.csv", device_id if gpu_in_trace else None)
+    gpu_id = device_id if gpu_in_trace else None
+    rest = cool_down(
+        float(measure.get("cooldown_s", 0.0)),
+        measure.get("cooldown_within_c"),
+        spec.get("idle_temp_c"),
+        float(measure.get("cooldown_max_s", 0.0)),
+        lambda: gpu_temperature_c(device_id) if gpu_in_trace else None,
+    )
+    if rest.waited_s > 0:
+        progress(f"cool-down {rest.waited_s:.1f} s: {rest.outcome}")
+    temps_start = read_temperatures_c(gpu_id)
+    sampler = SamplerProcess(interval_s, out_dir / "utilisation.csv", gpu_id)
     try:
         progress(f"loading {spec['model']['name']} in {spec['runtime']} ({spec['provider']}, {spec['mode']})")
-        load_began = time.monotonic()
-        session = load_session(spec)
-        load_s = time.monotonic() - load_began
+        load, session = measure_span("load", meters, lambda: load_session(spec))
         info = session.info()
         warmup, windows = run_protocol(session, meters, measure, progress)
+        temps_end = read_temperatures_c(gpu_id)
     finally:
         trace_path = sampler.stop()
     trace = Trace(read_trace(trace_path))
+    processes_file = processes_path(trace_path)
+    processes = json.loads(processes_file.read_text()) if processes_file.exists() else None
     latencies = [ns for w in windows for ns in w.latencies_ns]
     with (out_dir / "latency_ms.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
@@ -66,13 +80,16 @@ def measure_job(spec: dict, progress=_progress) -> dict:
         "host": host_facts(),
         "gpu": gpu_facts(device_id) if gpu_in_trace else {},
         "clock_offset_s": time.time() - time.monotonic(),  # monotonic trace times → wall clock
-        "load_s": load_s,
+        "load_s": load.duration_s,
+        "cooldown": rest.as_dict(),
         "warmup": {"iterations": warmup.iterations, "duration_s": warmup.duration_s},
         "windows": [
             {
                 "iterations": w.iterations,
                 "samples": w.samples,
                 "duration_s": w.duration_s,
+                "start_s": w.start_s,  # time.monotonic(), comparable with the trace's t_s
+                "end_s": w.end_s,
                 "latency_p50_ms": LatencyStats.from_ns(w.latencies_ns).p50_ms,
                 "minor_faults_per_iteration": w.minor_faults / w.iterations,
             }
@@ -82,9 +99,15 @@ def measure_job(spec: dict, progress=_progress) -> dict:
         "throughput_samples_per_s": samples / duration_s,
         "measured_samples": samples,
         "measured_duration_s": duration_s,
-        "energy": summarise_energy(meters, unavailable, warmup, windows, trace),
+        "energy": summarise_energy(meters, unavailable, warmup, windows, trace, load),
         "utilisation": summarise_utilisation(trace, windows),
-        "temperatures": temperatures(trace),
+        "temperatures": {
+            **{k.replace("_temp_c", "_temp_start_c"): v for k, v in temps_start.items()},
+            **{k.replace("_temp_c", "_temp_end_c"): v for k, v in temps_end.items()},
+        },
+        "contention": summarise_contention(
+            trace, windows, processes, None if gpu_in_trace else "no GPU meter in this run (no NVML or no GPU)"
+        ),
         "sampler": {"interval_s": interval_s, "samples": len(trace.t_s)},
         "malloc_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_")},
         "traces": {"utilisation": str(trace_path), "latency": str(out_dir / "latency_ms.csv")},

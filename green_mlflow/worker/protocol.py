@@ -54,6 +54,25 @@ def _mark_all(meters: list[EnergyMeter]) -> tuple[list[Any], list[str | None]]:
     return marks, errors
 
 
+def measure_span(name: str, meters: list[EnergyMeter], work: Callable[[], Any]) -> tuple[Phase, Any]:
+    """Meter a one-off stretch of work (loading the model): marks before and after, no iterations."""
+    start_marks, start_errors = _mark_all(meters)
+    start_s = time.monotonic()
+    value = work()
+    end_s = time.monotonic()
+    end_marks, end_errors = _mark_all(meters)
+    phase = Phase(
+        name=name,
+        start_s=start_s,
+        end_s=end_s,
+        iterations=0,
+        samples=0,
+        marks=list(zip(start_marks, end_marks)),
+        mark_errors=[a or b for a, b in zip(start_errors, end_errors)],
+    )
+    return phase, value
+
+
 def _phase(
     name: str,
     session: Session,

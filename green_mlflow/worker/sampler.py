@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,6 +19,8 @@ import time
 from pathlib import Path
 
 import psutil
+
+from green_mlflow.meters.nvml import other_gpu_processes
 
 COLUMNS = [
     "t_s",
@@ -27,16 +31,20 @@ COLUMNS = [
     "gpu_mem_used_mb",
     "gpu_power_w",
     "gpu_temp_c",
+    "gpu_other_processes",  # processes other than the workload (and this sampler) on the GPU
 ]
 
 
 class _Gpu:
-    def __init__(self, device_id: int):
+    def __init__(self, device_id: int, own_pids: set[int]):
         import pynvml
 
         pynvml.nvmlInit()
         self.nvml = pynvml
         self.handle = pynvml.nvmlDeviceGetHandleByIndex(device_id)
+        self.own_pids = own_pids
+        self.others: dict[int, float | None] = {}  # every other process seen, for the worker's contention check
+        self.others_error: str | None = None
 
     def read(self) -> list[float | None]:
         n, h = self.nvml, self.handle
@@ -44,7 +52,14 @@ class _Gpu:
         mem = n.nvmlDeviceGetMemoryInfo(h).used / 2**20
         power = n.nvmlDeviceGetPowerUsage(h) / 1e3
         temp = n.nvmlDeviceGetTemperature(h, n.NVML_TEMPERATURE_GPU)
-        return [util, mem, power, temp]
+        try:
+            others = other_gpu_processes(n, h, self.own_pids)
+            self.others.update(others)
+            count = len(others)
+        except Exception as err:  # some drivers and containers hide the process list
+            self.others_error = f"{type(err).__name__}: {err}"
+            count = None
+        return [util, mem, power, temp, count]
 
 
 def sample_loop(pid: int, interval_s: float, out: Path, gpu_id: int | None) -> None:
@@ -59,7 +74,7 @@ def sample_loop(pid: int, interval_s: float, out: Path, gpu_id: int | None) -> N
     gpu = None
     if gpu_id is not None:
         try:
-            gpu = _Gpu(gpu_id)
+            gpu = _Gpu(gpu_id, {pid, os.getpid()})
         except Exception as err:  # no NVML here: GPU columns stay empty
             print(f"sampler: no GPU columns ({err})", file=sys.stderr)
     process.cpu_percent(None)
@@ -79,7 +94,7 @@ def sample_loop(pid: int, interval_s: float, out: Path, gpu_id: int | None) -> N
                 ]
             except psutil.NoSuchProcess:
                 break
-            row += gpu.read() if gpu else [None] * 4
+            row += gpu.read() if gpu else [None] * 5
             writer.writerow(["" if v is None else f"{v:.6f}" if isinstance(v, float) else v for v in row])
             fh.flush()
             if not announced:
@@ -87,6 +102,15 @@ def sample_loop(pid: int, interval_s: float, out: Path, gpu_id: int | None) -> N
                 announced = True
             next_t += interval_s
             time.sleep(max(0.0, next_t - time.monotonic()))
+    if gpu is not None:
+        processes_path(out).write_text(
+            json.dumps({"other_processes": {str(k): v for k, v in gpu.others.items()}, "error": gpu.others_error})
+        )
+
+
+def processes_path(trace_path: Path) -> Path:
+    """Where the sampler lists the other processes it saw on the GPU."""
+    return trace_path.with_suffix(".gpu_processes.json")
 
 
 def read_trace(path: Path) -> dict[str, list[float | None]]:
@@ -106,8 +130,6 @@ class SamplerProcess:
     """Start the sampler beside the current process; ``stop()`` ends it and returns the trace path."""
 
     def __init__(self, interval_s: float, out: Path, gpu_id: int | None, pid: int | None = None):
-        import os
-
         argv = [sys.executable, "-m", "green_mlflow.worker.sampler", "--pid", str(pid or os.getpid())]
         argv += ["--interval-s", str(interval_s), "--out", str(out)]
         if gpu_id is not None:

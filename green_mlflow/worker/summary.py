@@ -8,7 +8,7 @@ from green_mlflow.meters.base import EnergyMeter, MeterError, MeterStatus, Trace
 from green_mlflow.worker.protocol import Phase
 
 
-def _phase_energy(meter: EnergyMeter, index: int, phase: Phase, trace: Trace) -> tuple[float | None, str | None]:
+def phase_energy(meter: EnergyMeter, index: int, phase: Phase, trace: Trace) -> tuple[float | None, str | None]:
     start, end = phase.marks[index]
     if phase.mark_errors[index]:
         return None, f"{phase.name}: {phase.mark_errors[index]}"
@@ -24,6 +24,7 @@ def summarise_energy(
     warmup: Phase,
     windows: list[Phase],
     trace: Trace,
+    load: Phase | None = None,
 ) -> dict[str, dict]:
     """Per domain: method, what it covers, window energies, and totals over the windows that read cleanly.
 
@@ -36,18 +37,20 @@ def summarise_energy(
     for index, meter in enumerate(meters):
         window_j, errors = [], []
         for window in windows:
-            value, error = _phase_energy(meter, index, window, trace)
+            value, error = phase_energy(meter, index, window, trace)
             window_j.append(value)
             if error:
                 errors.append(error)
-        warmup_j, warmup_error = _phase_energy(meter, index, warmup, trace)
+        warmup_j, warmup_error = phase_energy(meter, index, warmup, trace)
+        load_j, load_error = phase_energy(meter, index, load, trace) if load else (None, None)
         good = [(w, j) for w, j in zip(windows, window_j) if j is not None]
         entry = {
             "method": meter.method,
             "detail": meter.covers,
             "window_energy_j": window_j,
-            "errors": errors + ([warmup_error] if warmup_error else []),
+            "errors": errors + [e for e in (warmup_error, load_error) if e],
             "warmup_energy_j": warmup_j,
+            "load_energy_j": load_j,
         }
         if good:
             total_j = sum(j for _, j in good)
@@ -85,6 +88,22 @@ def summarise_utilisation(trace: Trace, windows: list[Phase]) -> dict[str, float
     return result
 
 
-def temperatures(trace: Trace) -> dict[str, float]:
-    temps = [v for v in trace.columns.get("gpu_temp_c", []) if v is not None]
-    return {"gpu_temp_start_c": temps[0], "gpu_temp_end_c": temps[-1]} if temps else {}
+def summarise_contention(trace: Trace, windows: list[Phase], processes: dict | None, reason: str | None) -> dict:
+    """Did any other process use the GPU during a measured window? (METHOD.md rule 5)
+
+    ``processes`` is what the sampler listed (pid → MiB, and an error if the list was unreadable);
+    ``reason`` says why the GPU was not watched at all.
+    """
+    if reason is not None:
+        return {"checked": False, "reason": reason}
+    counts = [trace.between("gpu_other_processes", w.start_s, w.end_s)[1] for w in windows]
+    if processes is None or (processes.get("error") and not any(counts)):
+        detail = (processes or {}).get("error") or "the sampler recorded no process list"
+        return {"checked": False, "reason": f"NVML process list unreadable: {detail}"}
+    busy = sum(1 for c in counts if c and max(c) > 0)
+    return {
+        "checked": True,
+        "windows": len(windows),
+        "windows_with_other_processes": busy,
+        "other_processes": processes.get("other_processes", {}) if busy else {},
+    }

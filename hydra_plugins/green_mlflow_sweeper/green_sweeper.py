@@ -1,0 +1,67 @@
+"""``hydra/sweeper=green``: Hydra's basic sweep, with repetitions and a seeded shuffle of the run order.
+
+Every combination of the sweep's comma lists runs ``measure.repetitions`` times (read from each
+combination's own composed config, so ``measure=quick,paper`` gets each preset's count), as one job
+per repetition with the override ``repetition=<i>``. All jobs of all configurations are then shuffled
+with ``hydra.sweeper.seed`` (METHOD.md rule 10: drift in temperature or background load must not line
+up with one runtime). Jobs are handed to whichever launcher is configured, in batches of
+``hydra.sweeper.max_batch_size``, so the basic, joblib and submitit launchers work unchanged.
+"""
+
+import random
+from dataclasses import dataclass
+from typing import Optional
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.types import Override
+
+
+@dataclass
+class GreenSweeperConf:
+    _target_: str = "hydra_plugins.green_mlflow_sweeper.green_sweeper.GreenSweeper"
+    # real annotations (no ``from __future__ import annotations``): Hydra's plugin scan and OmegaConf read them
+    max_batch_size: Optional[int] = None  # noqa: UP045
+    shuffle: bool = True
+    seed: int = 0
+    params: Optional[dict[str, str]] = None  # noqa: UP045
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="green", node=GreenSweeperConf, provider="green_mlflow")
+
+
+def expand_and_shuffle(
+    combinations: list[list[str]], repetitions: list[int], shuffle: bool, seed: int
+) -> list[list[str]]:
+    """One job per (combination, repetition); shuffled with ``seed`` when ``shuffle``.
+
+    Deterministic: the same combinations, repetitions and seed always give the same order.
+    """
+    jobs = []
+    for combination, count in zip(combinations, repetitions):
+        if count == 1:
+            jobs.append(list(combination))
+        else:
+            jobs.extend([*combination, f"repetition={index}"] for index in range(count))
+    if shuffle:
+        random.Random(seed).shuffle(jobs)
+    return jobs
+
+
+class GreenSweeper(BasicSweeper):
+    def __init__(self, max_batch_size: int | None, shuffle: bool, seed: int, params: dict[str, str] | None = None):
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.shuffle = shuffle
+        self.seed = seed
+
+    def _repetitions(self, combination: list[str]) -> int:
+        config = self.hydra_context.config_loader.load_sweep_config(self.config, list(combination))
+        count = config.measure.get("repetitions", 1)
+        if not isinstance(count, int) or count < 1:
+            raise ValueError(f"measure.repetitions={count} must be a whole number of at least 1")
+        return count
+
+    def split_arguments(self, overrides: list[Override], max_batch_size: int | None) -> list[list[list[str]]]:
+        (combinations,) = BasicSweeper.split_arguments(overrides, None)
+        jobs = expand_and_shuffle(combinations, [self._repetitions(c) for c in combinations], self.shuffle, self.seed)
+        return list(BasicSweeper.split_overrides_to_chunks(jobs, max_batch_size)) if jobs else [[]]
