@@ -1,0 +1,302 @@
+"""From job runs to the study's answer: groups, per-series statistics, tests against the best, verdicts, Pareto.
+
+A group is one (model, batch size, provider); within it a series is one (runtime label, mode), and each
+finished run of a series (one repetition) is one sample. The series are ranked by one quantity, the
+group's *basis*: net energy per sample when every series has it, else gross, measured before estimated,
+and latency when no energy figure covers every series. Every other series is tested against the best
+(lowest mean), the family Holm-corrected per group.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from green_mlflow.report.data import Dataset, JobRun
+from green_mlflow.report.stats import Comparison, Summary, compare, holm_correct, summarise
+
+ALPHA = 0.05
+FEW = 5  # below this many runs per series, Mann-Whitney U cannot reach small p-values (2 vs 2: p >= 0.33)
+EFFECT_NAMES = {"cliffs_delta": "Cliff's δ", "cohens_d": "Cohen's d"}
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A per-run metric the view summarises; ``estimated`` ones are always shown marked."""
+
+    metric: str
+    label: str
+    unit: str
+    estimated: bool = False
+    energy: bool = True
+
+
+ENERGY_NET = Quantity("energy_per_sample_net_j", "net energy per sample", "J")
+ENERGY_GROSS = Quantity("energy_per_sample_gross_j", "gross energy per sample", "J")
+ENERGY_NET_EST = Quantity("energy_per_sample_net_estimated_j", "net energy per sample", "J", estimated=True)
+ENERGY_GROSS_EST = Quantity("energy_per_sample_gross_estimated_j", "gross energy per sample", "J", estimated=True)
+LATENCY = Quantity("latency_mean_ms", "mean latency per batch", "ms", energy=False)
+QUANTITIES = (ENERGY_GROSS, ENERGY_NET, ENERGY_GROSS_EST, ENERGY_NET_EST, LATENCY)
+# Order of preference for ranking: measured before estimated; net (the paper's idle-subtracted figure) first.
+BASES = (ENERGY_NET, ENERGY_GROSS, ENERGY_NET_EST, ENERGY_GROSS_EST, LATENCY)
+
+
+@dataclass
+class Series:
+    """One runtime and mode in a group: its runs, and a summary per quantity over its finished runs."""
+
+    runtime_label: str
+    mode: str
+    name: str
+    runs: list[JobRun]
+    summaries: dict[str, Summary] = field(default_factory=dict)
+    methods: dict[str, list[str]] = field(default_factory=dict)  # domain -> distinct methods of its runs
+
+    @property
+    def finished(self) -> list[JobRun]:
+        return [r for r in self.runs if r.finished]
+
+    def values(self, metric: str) -> list[float]:
+        return [r.metrics[metric] for r in self.finished if _finite(r.metrics.get(metric))]
+
+    def mean(self, metric: str) -> float | None:
+        summary = self.summaries.get(metric)
+        return summary.mean if summary else None
+
+
+@dataclass(frozen=True)
+class Point:
+    """A series in the energy-versus-latency plane; ``on_front`` when no other series beats it on both."""
+
+    name: str
+    latency_ms: float
+    energy_j: float
+    on_front: bool
+
+
+@dataclass
+class Group:
+    """One (model, batch size, provider): what the view shows as one section."""
+
+    model: str
+    batch_size: str
+    provider: str
+    series: list[Series]
+    quantities: list[Quantity]
+    basis: Quantity | None
+    best: Series | None
+    comparisons: dict[str, Comparison]  # series name -> best against it (a = best), Holm-corrected
+    verdict: str
+    points: list[Point]
+    trace_runs: list[tuple[str, JobRun]]  # (why it was chosen, run)
+    traces: dict[str, dict[str, list[tuple[float, float]]]] = field(default_factory=dict)  # run id -> traces
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.model} · batch {self.batch_size} · {self.provider}"
+
+    @property
+    def failed(self) -> list[JobRun]:
+        return [r for s in self.series for r in s.runs if not r.finished]
+
+
+@dataclass
+class View:
+    """The whole comparison: what both the page and the offline report render."""
+
+    dataset: Dataset
+    groups: list[Group]
+    not_finished: list[JobRun]
+    generated_at: str
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _batch_order(batch_size: str) -> tuple[int, str]:
+    return (int(batch_size), "") if batch_size.isdigit() else (1 << 30, batch_size)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
+    """For (latency, energy) pairs, whether each is on the front: no other point is ≤ on both and < on one."""
+    flags = []
+    for i, (x, y) in enumerate(points):
+        dominated = any((ox <= x and oy <= y) and (ox < x or oy < y) for j, (ox, oy) in enumerate(points) if j != i)
+        flags.append(not dominated)
+    return flags
+
+
+def choose_basis(series: list[Series]) -> tuple[Quantity | None, list[str]]:
+    """The quantity every series with finished runs has; notes say why a preferred one was passed over."""
+    notes = []
+    ranked = [s for s in series if s.finished]
+    for quantity in BASES:
+        means = [s.mean(quantity.metric) for s in ranked]
+        if not ranked or any(m is None for m in means):
+            continue
+        if quantity.energy and any(m <= 0 for m in means):
+            notes.append(
+                f"{quantity.label}{' (estimated)' if quantity.estimated else ''} is not positive for every "
+                "runtime (idle power above the workload's?), so it does not rank them"
+            )
+            continue
+        return quantity, notes
+    return None, notes
+
+
+def _series_name(runtime_label: str, mode: str, modes_per_label: dict[str, set[str]]) -> str:
+    # The mode is part of the name only where one runtime ran in several modes: "torch" reads better than
+    # "torch eager" when eager is all there is.
+    return f"{runtime_label} {mode}" if len(modes_per_label[runtime_label]) > 1 else runtime_label
+
+
+def p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
+def _percent(rel: float, ci: float | None) -> str:
+    # three significant digits: "31%" and "99.4%" both stay truthful (".0f" would print 99.6% as 100%)
+    return f"{abs(rel) * 100:.3g}%" + (f" ± {ci * 100:.2g}%" if ci is not None else "")
+
+
+def signed(value: float) -> str:
+    """``+0.42`` or ``−0.90`` (a real minus sign, as in print)."""
+    return f"{value:+.2f}".replace("-", "\u2212")
+
+
+def verdict(group: Group) -> str:
+    """One plain-language line: the best series against the runner-up, and whether the difference is real."""
+    ranked = [s for s in group.series if s.finished]
+    at = f"at batch {group.batch_size}"
+    if not ranked:
+        return f"No run finished for {group.model} {at} on {group.provider}: nothing to compare."
+    if group.basis is None:
+        return f"No energy or latency figure covers every runtime for {group.model} {at}: nothing to rank."
+    quantity = group.basis.label + (" (estimated)" if group.basis.estimated else "")
+    best = ranked[0]
+    if len(ranked) == 1:
+        return f"Only {best.name} finished for {group.model} {at}: nothing to compare it with."
+    runner = ranked[1]
+    row = group.comparisons[runner.name]
+    # Against the runner-up as reference, so the relative difference and effect size say "best is lower".
+    reverse = compare(runner.values(group.basis.metric), best.values(group.basis.metric))
+    less = "uses" if group.basis.energy else "has"
+    what = f"less {quantity}" if group.basis.energy else f"lower {quantity}"
+    if reverse.relative_diff is None:
+        return f"{best.name} has the lowest {quantity} {at}; its difference to {runner.name} cannot be computed."
+    amount = _percent(reverse.relative_diff, reverse.relative_diff_ci95)
+    others = f", the next best of {len(ranked)}" if len(ranked) > 2 else ""
+    claim = f"{best.name} {less} {amount} {what} than {runner.name}{others} {at}"
+    if row.p_holm is None:
+        lowest = f"{best.name} had the lowest mean {quantity} {at} ({_percent(reverse.relative_diff, None)} below {runner.name})"
+        if min(row.n_a, row.n_b) < 2:
+            return (
+                f"{lowest}, but n = {row.n_a} vs {row.n_b} runs is too few for a test: repeat the sweep with "
+                "more repetitions (measure.repetitions) before trusting the difference."
+            )
+        return f"{lowest}, but no test was possible: {row.note}."
+    effect = ""
+    if reverse.effect_size is not None:
+        effect = (
+            f"; {EFFECT_NAMES.get(reverse.effect_size_name, reverse.effect_size_name)} = {signed(reverse.effect_size)}"
+        )
+    stats_text = f"{p_text(row.p_holm)}, Holm-corrected{effect}; n = {row.n_a} vs {row.n_b}"
+    if row.p_holm < ALPHA:
+        return f"{claim} ({stats_text})."
+    few = ""
+    if min(row.n_a, row.n_b) < FEW:
+        few = " — with so few runs a real difference can stay below significance: add repetitions (measure.repetitions)"
+    return f"No significant difference: {claim} on average, but {stats_text} (not significant at {ALPHA:g}){few}."
+
+
+def _trace_runs(series: list[Series], basis: Quantity | None) -> list[tuple[str, JobRun]]:
+    finished = [r for s in series for r in s.finished]
+    if not finished:
+        return []
+    if basis is None:
+        return [("first finished run", finished[0])]
+    valued = [r for r in finished if _finite(r.metrics.get(basis.metric))]
+    if not valued:
+        return [("first finished run", finished[0])]
+    label = basis.label + (" (estimated)" if basis.estimated else "")
+    best = min(valued, key=lambda r: r.metrics[basis.metric])
+    worst = max(valued, key=lambda r: r.metrics[basis.metric])
+    chosen = [(f"lowest {label}", best)]
+    if worst.run_id != best.run_id:
+        chosen.append((f"highest {label}", worst))
+    return chosen
+
+
+def analyse_group(key: tuple[str, str, str], runs: list[JobRun]) -> Group:
+    """Statistics, tests, verdict and Pareto front of one group (traces are loaded separately)."""
+    by_series: dict[tuple[str, str], list[JobRun]] = defaultdict(list)
+    for run in runs:
+        by_series[run.series_key].append(run)
+    modes: dict[str, set[str]] = defaultdict(set)
+    for label, mode in by_series:
+        modes[label].add(mode)
+    series = [Series(label, mode, _series_name(label, mode, modes), rs) for (label, mode), rs in by_series.items()]
+    quantities = [q for q in QUANTITIES if any(s.values(q.metric) for s in series)]
+    for s in series:
+        s.summaries = {q.metric: summarise(s.values(q.metric)) for q in quantities}
+        for run in s.finished:
+            for domain, method in run.methods.items():
+                s.methods.setdefault(domain, [])
+                if method not in s.methods[domain]:
+                    s.methods[domain].append(method)
+    basis, notes = choose_basis(series)
+
+    def rank(s: Series) -> tuple[int, float, str]:
+        mean = s.mean(basis.metric) if basis else None
+        return (0 if mean is not None else 1, mean if mean is not None else 0.0, s.name)
+
+    series.sort(key=rank)
+    best = series[0] if basis and series and series[0].mean(basis.metric) is not None else None
+    comparisons: dict[str, Comparison] = {}
+    if best is not None:
+        others = [s for s in series[1:] if s.mean(basis.metric) is not None]
+        family = [compare(best.values(basis.metric), s.values(basis.metric)) for s in others]
+        comparisons = {s.name: c for s, c in zip(others, holm_correct(family))}
+    points: list[Point] = []
+    if basis is not None and basis.energy:
+        placed = [s for s in series if s.mean(LATENCY.metric) is not None and s.mean(basis.metric) is not None]
+        pairs = [(s.mean(LATENCY.metric), s.mean(basis.metric)) for s in placed]
+        points = [Point(s.name, x, y, f) for s, (x, y), f in zip(placed, pairs, pareto_front(pairs))]
+    group = Group(
+        model=key[0],
+        batch_size=key[1],
+        provider=key[2],
+        series=series,
+        quantities=quantities,
+        basis=basis,
+        best=best,
+        comparisons=comparisons,
+        verdict="",
+        points=points,
+        trace_runs=_trace_runs(series, basis),
+        notes=notes,
+    )
+    group.verdict = verdict(group)
+    return group
+
+
+def analyse(dataset: Dataset, traces: bool = True) -> View:
+    """Group the dataset's runs and analyse every group; with ``traces``, load the chosen runs' traces."""
+    grouped: dict[tuple[str, str, str], list[JobRun]] = defaultdict(list)
+    for run in dataset.runs:
+        grouped[run.group_key].append(run)
+    keys = sorted(grouped, key=lambda k: (k[0], k[2], _batch_order(k[1])))
+    groups = [analyse_group(key, grouped[key]) for key in keys]
+    if traces and dataset.trace_loader is not None:
+        for group in groups:
+            for _, run in group.trace_runs:
+                try:
+                    group.traces[run.run_id] = dataset.trace_loader(run.run_id)
+                except Exception as err:  # a trace that cannot be read is a gap, not a failed page
+                    group.notes.append(f"traces of run {run.run_id} could not be read: {err}")
+    not_finished = sorted((r for r in dataset.runs if not r.finished), key=lambda r: r.start_time_ms)
+    return View(dataset, groups, not_finished, time.strftime("%Y-%m-%d %H:%M:%S %Z"))

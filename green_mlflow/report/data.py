@@ -1,0 +1,312 @@
+"""Read a sweep (or a whole experiment) back from MLflow into plain records.
+
+The contract is docs/metrics.md: a sweep is a parent run tagged ``green.kind=sweep``, each job a child
+run tagged ``green.kind=job``. Nothing here interprets numbers; a metric a run lacks is simply absent
+from its ``metrics`` (a gap in the report, never a 0).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+DOMAINS = ("gpu", "cpu", "dram")
+JOBS_ARTIFACT = "summary/jobs.jsonl"
+PAGE_SIZE = 1000
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")  # MLflow's run ids; also keeps search filters built from ids well-formed
+IDLE_PREFIX = "idle_"
+COVERS = re.compile(r"^energy\.total[a-z_]*\.covers$")
+
+ArtifactReader = Callable[[Run, str], "str | None"]
+
+
+class ReportError(LookupError):
+    """The experiment or run asked for does not exist or is not a sweep; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One job's child run: the config it measured, its outcome and its scalar metrics (units in names)."""
+
+    run_id: str
+    run_name: str
+    parent_run_id: str | None
+    status: str
+    status_reason: str
+    runtime: str
+    source: str | None
+    mode: str
+    model: str
+    batch_size: str
+    provider: str
+    repetition: int | None
+    config_hash: str
+    start_time_ms: int
+    metrics: dict[str, float]
+    methods: dict[str, str]  # energy domain -> counter | polled | estimated | unavailable
+    details: dict[str, str]  # energy domain -> what the number covers, or why it is unavailable
+    idle: dict[str, str]  # energy domain -> where its idle power came from, or why there is no net energy
+    covers: dict[str, str]  # total (total_gross, total_net_estimated, …) -> the domains it sums
+
+    @property
+    def runtime_label(self) -> str:
+        """``torch``, ``tf``, ``mxnet`` or ``onnx (from <source>)``: what the study compares."""
+        return f"{self.runtime} (from {self.source})" if self.runtime == "onnx" and self.source else self.runtime
+
+    @property
+    def group_key(self) -> tuple[str, str, str]:
+        return (self.model, self.batch_size, self.provider)
+
+    @property
+    def series_key(self) -> tuple[str, str]:
+        return (self.runtime_label, self.mode)
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "FINISHED"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep's parent run: its idle baseline and how it was run."""
+
+    run_id: str
+    run_name: str
+    status: str
+    start_time_ms: int
+    overrides: str
+    idle_power_w: dict[str, float]  # metric name -> watts (idle_{domain}_power[_estimated]_w)
+    idle_methods: dict[str, str]  # domain -> method
+
+
+@dataclass(frozen=True)
+class PrunedJob:
+    """A job the plan refused inside a sweep: it has no run, only a line in the parent's jobs.jsonl."""
+
+    job: str
+    reason: str
+    parent_run_id: str
+
+
+@dataclass
+class Dataset:
+    """Everything one comparison view shows: the sweeps, their job runs and the pruned jobs."""
+
+    title: str
+    experiment_id: str
+    experiment_name: str
+    sweeps: list[Sweep]
+    runs: list[JobRun]
+    pruned: list[PrunedJob]
+    warnings: list[str] = field(default_factory=list)
+    trace_loader: Callable[[str], dict[str, list[tuple[float, float]]]] | None = None
+
+
+def _param(run: Run, key: str) -> str | None:
+    value = run.data.params.get(key)
+    return None if value in (None, "null", "None", "") else value
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def job_from_run(run: Run) -> JobRun:
+    """A child run as a record; a missing param becomes ``?`` (shown, never guessed)."""
+    tags = run.data.tags
+    return JobRun(
+        run_id=run.info.run_id,
+        run_name=run.info.run_name or tags.get("mlflow.runName", ""),
+        parent_run_id=tags.get("mlflow.parentRunId"),
+        status=run.info.status,
+        status_reason=tags.get("green.status_reason", ""),
+        runtime=_param(run, "runtime") or "?",
+        source=_param(run, "runtime.source"),
+        mode=_param(run, "mode") or "?",
+        model=_param(run, "model") or "?",
+        batch_size=_param(run, "batch_size") or "?",
+        provider=_param(run, "provider") or "?",
+        repetition=_int(_param(run, "repetition")),
+        config_hash=tags.get("green.config_hash", ""),
+        start_time_ms=run.info.start_time or 0,
+        metrics=dict(run.data.metrics),
+        methods={d: tags[f"energy.{d}.method"] for d in DOMAINS if f"energy.{d}.method" in tags},
+        details={d: tags[f"energy.{d}.detail"] for d in DOMAINS if f"energy.{d}.detail" in tags},
+        idle={d: tags[f"energy.{d}.idle"] for d in DOMAINS if f"energy.{d}.idle" in tags},
+        covers={k[len("energy.") : -len(".covers")]: v for k, v in tags.items() if COVERS.match(k)},
+    )
+
+
+def sweep_from_run(run: Run) -> Sweep:
+    tags = run.data.tags
+    return Sweep(
+        run_id=run.info.run_id,
+        run_name=run.info.run_name or "",
+        status=run.info.status,
+        start_time_ms=run.info.start_time or 0,
+        overrides=tags.get("green.overrides", ""),
+        idle_power_w={k: v for k, v in run.data.metrics.items() if k.startswith(IDLE_PREFIX) and k.endswith("_w")},
+        idle_methods={d: tags[f"idle.{d}.method"] for d in DOMAINS if f"idle.{d}.method" in tags},
+    )
+
+
+def _search(client: MlflowClient, experiment_id: str, filter_string: str) -> Iterator[Run]:
+    """All runs matching the filter, page by page (a sweep can hold thousands)."""
+    token = None
+    while True:
+        page = client.search_runs([experiment_id], filter_string, max_results=PAGE_SIZE, page_token=token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def client_artifact_reader(client: MlflowClient) -> ArtifactReader:
+    """Read a text artifact through the client (local, S3, proxied ``mlflow-artifacts:`` …); None if absent."""
+
+    def read(run: Run, path: str) -> str | None:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                local = client.download_artifacts(run.info.run_id, path, tmp)
+            except (MlflowException, OSError):
+                return None
+            return Path(local).read_text() if Path(local).is_file() else None
+
+    return read
+
+
+def pruned_jobs(parent: Run, read_artifact: ArtifactReader, warnings: list[str]) -> list[PrunedJob]:
+    """PRUNED rows of the parent's ``summary/jobs.jsonl``; an absent or garbled file is a warning, not an error."""
+    try:
+        text = read_artifact(parent, JOBS_ARTIFACT)
+    except Exception as err:  # an artifact store that cannot be read must not take the page down
+        warnings.append(f"sweep {parent.info.run_id}: {JOBS_ARTIFACT} could not be read ({err})")
+        return []
+    if text is None:
+        return []
+    pruned = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            warnings.append(f"sweep {parent.info.run_id}: {JOBS_ARTIFACT} line {number} is not JSON; skipped")
+            continue
+        if isinstance(row, dict) and row.get("status") == "PRUNED":
+            pruned.append(PrunedJob(str(row.get("job", "?")), str(row.get("reason", "")), parent.info.run_id))
+    return pruned
+
+
+def trace_loader(client: MlflowClient) -> Callable[[str], dict[str, list[tuple[float, float]]]]:
+    """Load a run's ``trace_*`` step metrics on demand: (seconds since the first sample, value) per metric."""
+
+    def load(run_id: str) -> dict[str, list[tuple[float, float]]]:
+        run = client.get_run(run_id)
+        traces = {}
+        for key in sorted(k for k in run.data.metrics if k.startswith("trace_")):
+            history = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+            if history:
+                t0 = history[0].timestamp
+                traces[key] = [((m.timestamp - t0) / 1000.0, m.value) for m in history]
+        return traces
+
+    return load
+
+
+def _experiment(client: MlflowClient, name_or_id: str):
+    experiment = client.get_experiment_by_name(name_or_id)
+    if experiment is None and name_or_id.isdigit():
+        try:
+            experiment = client.get_experiment(name_or_id)
+        except MlflowException:
+            experiment = None
+    return experiment
+
+
+def _unknown(client: MlflowClient, target: str) -> ReportError:
+    try:
+        names = [e.name for e in client.search_experiments(max_results=20)]
+    except MlflowException:
+        names = []
+    known = ", ".join(repr(n) for n in names) or "none"
+    return ReportError(
+        f"{target!r} is neither an experiment name or id nor a sweep's parent run id in this store. "
+        f"Give an experiment (known: {known}) or the 32-character id of a sweep's parent run (tag green.kind=sweep)."
+    )
+
+
+def load(client: MlflowClient, target: str, read_artifact: ArtifactReader | None = None) -> Dataset:
+    """Load an experiment (by name or id: all its sweeps) or one sweep (by its parent run id)."""
+    target = target.strip()
+    read_artifact = read_artifact or client_artifact_reader(client)
+    experiment = _experiment(client, target)
+    if experiment is not None:
+        return load_experiment(client, experiment.experiment_id, read_artifact)
+    if RUN_ID.match(target):
+        return load_sweep(client, target, read_artifact)
+    raise _unknown(client, target)
+
+
+def load_experiment(client: MlflowClient, experiment_id: str, read_artifact: ArtifactReader) -> Dataset:
+    """Every sweep and job run of an experiment."""
+    experiment = client.get_experiment(experiment_id)
+    warnings: list[str] = []
+    parents = list(_search(client, experiment_id, "tags.`green.kind` = 'sweep'"))
+    jobs = [job_from_run(r) for r in _search(client, experiment_id, "tags.`green.kind` = 'job'")]
+    pruned = [p for parent in parents for p in pruned_jobs(parent, read_artifact, warnings)]
+    return Dataset(
+        title=f"experiment {experiment.name}",
+        experiment_id=experiment_id,
+        experiment_name=experiment.name,
+        sweeps=sorted((sweep_from_run(r) for r in parents), key=lambda s: s.start_time_ms),
+        runs=jobs,
+        pruned=pruned,
+        warnings=warnings,
+        trace_loader=trace_loader(client),
+    )
+
+
+def load_sweep(client: MlflowClient, parent_run_id: str, read_artifact: ArtifactReader) -> Dataset:
+    """One sweep: its parent run, its child job runs and its pruned jobs."""
+    if not RUN_ID.match(parent_run_id):
+        raise ReportError(f"{parent_run_id!r} is not a run id: expected 32 hexadecimal characters")
+    try:
+        parent = client.get_run(parent_run_id)
+    except MlflowException:
+        raise _unknown(client, parent_run_id) from None
+    kind = parent.data.tags.get("green.kind")
+    if kind != "sweep":
+        hint = f" it is a job of sweep {parent.data.tags['mlflow.parentRunId']}" if kind == "job" else ""
+        raise ReportError(
+            f"run {parent_run_id} is not a sweep's parent run (tag green.kind is {kind!r}, expected 'sweep');{hint} "
+            "give the parent run id or the experiment name"
+        )
+    experiment = client.get_experiment(parent.info.experiment_id)
+    warnings: list[str] = []
+    children = _search(
+        client,
+        parent.info.experiment_id,
+        f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`green.kind` = 'job'",
+    )
+    return Dataset(
+        title=f"sweep {parent.info.run_name or parent_run_id}",
+        experiment_id=parent.info.experiment_id,
+        experiment_name=experiment.name,
+        sweeps=[sweep_from_run(parent)],
+        runs=[job_from_run(r) for r in children],
+        pruned=pruned_jobs(parent, read_artifact, warnings),
+        warnings=warnings,
+        trace_loader=trace_loader(client),
+    )
