@@ -24,6 +24,7 @@ TINY_MEASURE = [
     "measure.windows=2",
     "measure.window_min_iterations=3",
     "measure.window_min_s=0.3",
+    "measure.idle_s=0.5",
 ]
 
 

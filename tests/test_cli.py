@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from hydra_plugins.green_mlflow_sweeper.green_sweeper import expand_and_shuffle
 from tests.conftest import TINY_MEASURE, require_env, run_cli
 
 pytestmark = pytest.mark.slow
@@ -21,26 +22,49 @@ def _runs(uri: str):
     return client, parents, children
 
 
-def test_sweep_of_torch_and_onnx_lands_as_parent_and_finished_children(tmp_path: Path, sqlite_uri: str):
+def test_repeated_sweep_runs_shuffled_with_idle_on_parent_and_gross_and_net_on_children(
+    tmp_path: Path, sqlite_uri: str
+):
     require_env("torch"), require_env("onnx")
-    proc = run_cli(
-        ["-m", "runtime=torch,onnx", "model=mobilenet_v2", "batch_size=1", *TINY_MEASURE], tmp_path, sqlite_uri
-    )
+    args = ["-m", "runtime=torch,onnx", "model=mobilenet_v2", "batch_size=1", *TINY_MEASURE, "measure.repetitions=3"]
+    proc = run_cli(args, tmp_path, sqlite_uri)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "2 of 2 jobs finished" in proc.stdout and "mlflow ui --backend-store-uri" in proc.stdout
+    assert "6 of 6 jobs finished" in proc.stdout and "mlflow ui --backend-store-uri" in proc.stdout
 
     client, parents, children = _runs(sqlite_uri)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    assert sorted(c.data.params["runtime"] for c in children) == ["onnx", "torch"]
+    parent = parents[0].data
+    assert parent.tags["idle.status"] == "ok" and parent.tags["idle.cpu.method"] == "estimated"
+    assert parent.metrics["idle_duration_s"] >= 0.5 and "idle_cpu_power_estimated_w" in parent.metrics
+    assert "idle_cpu_power_w" not in parent.metrics, "an estimate is never logged under a measured name"
+    assert parent.tags["idle.gpu.method"] == "unavailable"
+    assert "summary" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+
+    # the order the sweeper promised: each configuration 3 times, shuffled by hydra.sweeper.seed=0
+    combinations = [
+        ["runtime=torch", "model=mobilenet_v2", "batch_size=1"],
+        ["runtime=onnx", "model=mobilenet_v2", "batch_size=1"],
+    ]
+    expected = [(j[0].split("=")[1], j[-1].split("=")[1]) for j in expand_and_shuffle(combinations, [3, 3], True, 0)]
+    by_order = sorted(children, key=lambda c: int(c.data.tags["green.run_order"]))
+    assert [(c.data.params["runtime"], c.data.params["repetition"]) for c in by_order] == expected
+    assert expected != sorted(expected), "the seeded order is a real shuffle"
+    assert len({c.data.tags["green.config_hash"] for c in children}) == 2, "repetitions share their config hash"
     for child in children:
         assert child.info.status == "FINISHED"
         assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         metrics, tags = child.data.metrics, child.data.tags
         assert metrics["latency_p50_ms"] > 0 and metrics["throughput_samples_per_s"] > 0
         assert metrics["cpu_util_process_percent"] > 0
-        assert tags["energy.cpu.method"] == "estimated" and metrics["cpu_energy_per_sample_estimated_j"] > 0
-        assert tags["energy.gpu.method"] == "unavailable" and "gpu_energy_j" not in metrics
-        assert {"runtime", "model", "provider", "mode", "batch_size"} <= set(child.data.params)
+        assert tags["energy.cpu.method"] == "estimated"
+        gross, net = metrics["cpu_energy_gross_estimated_j"], metrics["cpu_energy_net_estimated_j"]
+        idle_w = metrics["cpu_idle_power_estimated_w"]
+        assert idle_w == parent.metrics["idle_cpu_power_estimated_w"], "the sweep's idle power is reused"
+        assert abs(net - (gross - idle_w * metrics["measured_duration_s"])) < 1e-9
+        assert metrics["energy_per_sample_net_estimated_j"] > 0 and metrics["cpu_load_energy_estimated_j"] >= 0
+        assert tags["energy.gpu.method"] == "unavailable" and not any(k.startswith("gpu_energy") for k in metrics)
+        assert tags["green.gpu_contention"].startswith("not checked")
+        assert {"runtime", "model", "provider", "mode", "batch_size", "repetition"} <= set(child.data.params)
         assert len(tags["green.config_hash"]) == 16
         history = client.get_metric_history(child.info.run_id, "trace_cpu_util_process_percent")
         assert len(history) >= 2, "utilisation is logged as step metrics"
@@ -52,6 +76,7 @@ def test_sweep_of_torch_and_onnx_lands_as_parent_and_finished_children(tmp_path:
     assert onnx_child.data.tags["onnx.parity"] == "passed"
     assert onnx_child.data.metrics["onnx_parity_max_rel_err"] < 1e-4
     assert onnx_child.data.tags["provider.in_use"] == "CPUExecutionProvider"
+    assert onnx_child.data.tags["break_even"].startswith("not computed"), "no counter here: no break-even claimed"
 
 
 def test_sweep_goes_on_after_a_job_fails_and_exits_non_zero(tmp_path: Path, sqlite_uri: str):

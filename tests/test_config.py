@@ -56,7 +56,18 @@ def test_unknown_key_is_rejected_by_the_schema(compose_config):
             ["runtime=torch", "provider=tensorrt"],
             "provider=tensorrt is not available with runtime=torch; allowed: cpu, cuda",
         ),
-        (["runtime=torch", "mode=ort_all"], "mode=ort_all is not available with runtime=torch; allowed: eager"),
+        (
+            ["runtime=torch", "mode=ort_all"],
+            "mode=ort_all is not available with runtime=torch; allowed: eager, compile, cuda_graph",
+        ),
+        (
+            ["runtime=torch", "mode=cuda_graph"],
+            "provider=cpu is not available with runtime=torch mode=cuda_graph; allowed: cuda",
+        ),
+        (["measure.repetitions=0"], "measure.repetitions=0 is out of range; allowed: 1 to 1000"),
+        (["measure.repetitions=3", "repetition=3"], "repetition=3 is out of range; allowed: 0 to 2"),
+        (["measure.idle_s=-1"], "measure.idle_s=-1.0 is out of range; allowed: 0 to 86400 seconds"),
+        (["measure.cooldown_within_c=0"], "measure.cooldown_within_c=0.0 is out of range"),
         (["runtime=tf", "mode=hybrid"], "mode=hybrid is not available with runtime=tf; allowed: function, eager, xla"),
         (["runtime=mxnet", "provider=tensorrt"], "provider=tensorrt is not available with runtime=mxnet"),
         (["runtime=onnx", "mode=eager"], "allowed: ort_all, ort_extended, ort_basic, ort_disabled"),
@@ -91,3 +102,14 @@ def test_config_hash_changes_with_the_measurement_not_the_interpreter(compose_co
     assert plan_job(compose_config(["batch_size=2"])).config_hash() != base
     assert plan_job(compose_config(["runtime.python=/usr/bin/python3"])).config_hash() == base
     assert plan_job(compose_config()).config_hash() == base
+    assert plan_job(compose_config(["measure.repetitions=3", "repetition=2"])).config_hash() == base, (
+        "every repetition of a configuration shares its hash (resume matches hash and repetition)"
+    )
+    assert plan_job(compose_config(["measure.idle_s=1"])).config_hash() == base
+
+
+def test_paper_preset_is_the_seed_studys_protocol(compose_config):
+    measure = compose_config(["measure=paper"]).measure
+    assert (measure.repetitions, measure.idle_s, measure.windows, measure.window_min_s) == (30, 600.0, 5, 5.0)
+    assert measure.cooldown_s > 0 and measure.cooldown_within_c is not None
+    assert plan_job(compose_config(["measure=paper", "runtime=torch", "provider=cuda", "mode=cuda_graph"]))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,8 +16,13 @@ from green_mlflow.meters.nvml import (
     NvmlPolledMeter,
     gpu_facts,
     integrate_power_j,
+    other_gpu_processes,
     probe_nvml,
 )
+from green_mlflow.meters.thermometer import cpu_temperature_c, gpu_temperature_c
+from green_mlflow.tracking.metrics import contention_tags
+from green_mlflow.worker.protocol import Phase
+from green_mlflow.worker.summary import summarise_contention
 
 
 class NVMLError_NotSupported(Exception):  # noqa: N801 — spelled like pynvml's
@@ -66,6 +73,31 @@ class FakeNvml:
         if not self.power:
             raise NVMLError_NotSupported("Not Supported")
         return self.power_mw
+
+    # what the sampler reads each tick
+    NVML_TEMPERATURE_GPU = 0
+    compute_processes: list = []
+    graphics_processes: list = []
+    processes_error: Exception | None = None
+
+    def nvmlDeviceGetUtilizationRates(self, handle):
+        return SimpleNamespace(gpu=87, memory=40)
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return SimpleNamespace(used=3 * 2**30, total=80 * 2**30)
+
+    def nvmlDeviceGetTemperature(self, handle, sensor):
+        return 61
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle):
+        if self.processes_error:
+            raise self.processes_error
+        return self.compute_processes
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, handle):
+        if self.processes_error:
+            raise self.processes_error
+        return self.graphics_processes
 
 
 def test_counter_meter_chosen_and_energy_is_delta_over_1000():
@@ -202,3 +234,80 @@ def test_discover_with_no_gpu_and_no_powercap(tmp_path):
     assert {s.domain for s in statuses} == {"gpu", "cpu", "dram"}
     assert all(s.method == "unavailable" for s in statuses)
     assert all(s.as_tags()[f"energy.{s.domain}.method"] == "unavailable" for s in statuses)
+
+
+def _proc(pid, used=None):
+    return SimpleNamespace(pid=pid, usedGpuMemory=used)
+
+
+def test_other_gpu_processes_leave_out_our_own():
+    nvml = FakeNvml()
+    nvml.compute_processes = [_proc(100, 2 * 2**30), _proc(4242, 512 * 2**20)]
+    nvml.graphics_processes = [_proc(101)]
+    found = other_gpu_processes(nvml, ("handle", 0), own_pids={100, 101})
+    assert found == {4242: 512.0}
+    nvml.graphics_processes = [_proc(7)]
+    assert other_gpu_processes(nvml, ("handle", 0), own_pids={100})[7] is None, "hidden memory is None, not 0"
+
+
+def _sampler_trace(monkeypatch, nvml, schedule):
+    """Drive the sampler's GPU reader with the NVML double; ``schedule`` gives the process list per tick."""
+    from green_mlflow.worker import sampler
+
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    gpu = sampler._Gpu(0, own_pids={100, 200})
+    times, counts = [], []
+    for tick, processes in enumerate(schedule):
+        nvml.compute_processes = processes
+        times.append(float(tick))
+        counts.append(gpu.read()[-1])
+    trace = Trace({"t_s": times, "gpu_other_processes": counts})
+    return trace, {"other_processes": {str(k): v for k, v in gpu.others.items()}, "error": gpu.others_error}
+
+
+def _windows(*spans):
+    return [Phase(f"window{i}", a, b, 10, 10) for i, (a, b) in enumerate(spans)]
+
+
+def test_contention_is_detected_in_the_window_it_happened_and_tagged(monkeypatch):
+    nvml = FakeNvml()
+    ours = [_proc(100, 2**30)]
+    schedule = [ours, ours, ours + [_proc(999, 300 * 2**20)], ours, ours, ours]
+    trace, processes = _sampler_trace(monkeypatch, nvml, schedule)
+    result = summarise_contention(trace, _windows((0, 1), (2, 3), (4, 5)), processes, None)
+    assert result == {
+        "checked": True,
+        "windows": 3,
+        "windows_with_other_processes": 1,
+        "other_processes": {"999": 300.0},
+    }
+    tag = contention_tags(result)["green.gpu_contention"]
+    assert tag.startswith("detected: pid 999 (300 MiB) used the GPU during 1 of 3 windows")
+
+
+def test_a_quiet_gpu_is_tagged_none(monkeypatch):
+    trace, processes = _sampler_trace(monkeypatch, FakeNvml(), [[_proc(100)], [_proc(200)], []])
+    result = summarise_contention(trace, _windows((0, 2)), processes, None)
+    assert result["windows_with_other_processes"] == 0
+    assert contention_tags(result) == {"green.gpu_contention": "none"}
+
+
+def test_an_unreadable_process_list_is_not_checked_never_none(monkeypatch):
+    nvml = FakeNvml()
+    nvml.processes_error = NVMLError_NotSupported("Not Supported")
+    trace, processes = _sampler_trace(monkeypatch, nvml, [[], [], []])
+    result = summarise_contention(trace, _windows((0, 2)), processes, None)
+    assert result["checked"] is False
+    assert contention_tags(result)["green.gpu_contention"] == (
+        "not checked: NVML process list unreadable: NVMLError_NotSupported: Not Supported"
+    )
+    no_gpu = summarise_contention(trace, _windows((0, 2)), None, "no GPU meter in this run")
+    assert contention_tags(no_gpu)["green.gpu_contention"] == "not checked: no GPU meter in this run"
+
+
+def test_temperatures_are_read_where_readable_and_absent_otherwise():
+    assert gpu_temperature_c(0, nvml=FakeNvml()) == 61.0
+    assert gpu_temperature_c(0, nvml=FakeNvml(init_error=RuntimeError("no driver"))) is None
+    sensors = {"k10temp": [SimpleNamespace(label="Tctl", current=55.5), SimpleNamespace(label="Tccd1", current=49.0)]}
+    assert cpu_temperature_c(sensors) == 55.5
+    assert cpu_temperature_c({"acpitz": [SimpleNamespace(label="", current=30.0)]}) is None

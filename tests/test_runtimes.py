@@ -85,3 +85,27 @@ def test_mxnet_shim_restores_only_the_missing_numpy_aliases():
 def test_mxnet_does_not_import_without_the_shim():
     proc = subprocess.run([require_env("mxnet"), "-c", "import mxnet"], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "numpy" in proc.stderr and "has no attribute" in proc.stderr
+
+
+def test_torch_compile_mode_compiles_in_the_warm_up_not_in_the_windows(tmp_path):
+    result = measure("torch", "torch", "compile", SMALL_IMAGE, tmp_path, batch_size=1)
+    assert result["info"]["mode"] == "compile"
+    window_p50_s = max(w["latency_p50_ms"] for w in result["windows"]) / 1e3
+    assert result["warmup"]["duration_s"] > 20 * window_p50_s, "TorchInductor's compilation happened in warm-up"
+    assert result["latency"]["max_ms"] / 1e3 < result["warmup"]["duration_s"] / 2, "no compilation inside a window"
+
+
+def test_torch_cuda_graph_mode_without_cuda_fails_with_a_clear_reason(tmp_path):
+    spec = {
+        "runtime": "torch",
+        "provider": "cpu",
+        "mode": "cuda_graph",
+        "batch_size": 1,
+        "seed": 0,
+        "model": SMALL_IMAGE,
+        "measure": TINY,
+        "output_dir": str(tmp_path / "out"),
+    }
+    proc, result = run_worker("torch", spec, tmp_path)
+    assert proc.returncode == 1 and result["status"] == "failed"
+    assert "mode=cuda_graph captures CUDA kernels: it needs provider=cuda" in result["error"]

@@ -1,4 +1,9 @@
-"""PyTorch runtime: eager inference under ``torch.inference_mode``."""
+"""PyTorch runtime under ``torch.inference_mode``, in three modes.
+
+``eager`` (default) runs the module as written; ``compile`` runs ``torch.compile(model)`` (TorchInductor;
+compilation happens in the warm-up, never in a window); ``cuda_graph`` (provider=cuda) captures one
+inference as a CUDA graph and replays it (see ``cuda_graph.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ import torch
 
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
 from green_mlflow.models.torch_models import build_model, parameter_count
+from green_mlflow.runtimes.cuda_graph import GraphReplay
+from green_mlflow.runtimes.modes import MODES as ALL_MODES
 
-MODES = ("eager",)
+MODES = ALL_MODES["torch"]
 DEVICES = {"cpu": "cpu", "cuda": "cuda"}
 
 
@@ -21,6 +28,9 @@ class TorchSession:
             raise ValueError(f"runtime=torch supports mode {', '.join(MODES)}, not {spec['mode']!r}")
         if provider == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("provider=cuda asked for, but torch.cuda.is_available() is False on this host")
+        if spec["mode"] == "cuda_graph" and provider != "cuda":
+            raise ValueError("mode=cuda_graph captures CUDA kernels: it needs provider=cuda")
+        self.mode = spec["mode"]
         self.device = torch.device(DEVICES[provider], int(spec.get("device_id", 0)) if provider == "cuda" else None)
         self.batch_size = int(spec["batch_size"])
         self.model_cfg = spec["model"]
@@ -31,18 +41,31 @@ class TorchSession:
         self.args = tuple(tensors.values()) if self.model_cfg["kind"] == "image" else ()
         self.kwargs = {} if self.args else tensors
         self._cuda = self.device.type == "cuda"
+        self._forward = torch.compile(self.model) if self.mode == "compile" else self.model
+        self._graph = None
+        if self.mode == "cuda_graph":
+            with torch.inference_mode():
+                self._graph = GraphReplay(lambda: self._forward(*self.args, **self.kwargs), torch.cuda)
 
     def run(self) -> None:
+        if self._graph is not None:
+            self._graph.replay()
+            return
         with torch.inference_mode():
-            self.model(*self.args, **self.kwargs)
+            self._forward(*self.args, **self.kwargs)
 
     def sync(self) -> None:
         if self._cuda:
             torch.cuda.synchronize(self.device)
 
     def outputs(self) -> dict[str, np.ndarray]:
-        with torch.inference_mode():
-            out = self.model(*self.args, **self.kwargs)
+        if self._graph is not None:
+            self._graph.replay()
+            self.sync()
+            out = self._graph.output
+        else:
+            with torch.inference_mode():
+                out = self._forward(*self.args, **self.kwargs)
         tensors = out if isinstance(out, tuple) else (out,)
         names = OUTPUT_NAMES[self.model_cfg["kind"]]
         return {name: t.detach().cpu().numpy() for name, t in zip(names, tensors)}
@@ -55,6 +78,7 @@ class TorchSession:
             "device": str(self.device),
             "intra_op_threads": torch.get_num_threads(),
             "provider_in_use": self.device.type,
+            "mode": self.mode,
         }
 
 
