@@ -1,0 +1,244 @@
+"""Validate the measurement path on an NVIDIA GPU host that has only PyTorch and NVML bindings.
+
+    PYTHONPATH=. python benchmarks/gpu_validation.py --out "$OUT"             # full: ~6 min on an H100
+    PYTHONPATH=. python benchmarks/gpu_validation.py --out "$OUT" --quick     # ~3 min
+
+What it does (DESIGN.md decision 2: no MLflow, no Hydra): an idle baseline, then for torch resnet50,
+mobilenet_v2 and bert_base at batch 1 and 64, in eager and cuda_graph modes, the product's standalone
+worker (``python -m green_mlflow.worker``, a fresh process per job) with the sampler polling GPU power
+every 50 ms. Per window it cross-checks the NVML energy counter against the integral of the polled
+power (METHOD.md rules 1-2): they must agree within 2%. Writes ``gpu_validation.json`` and
+``gpu_validation.md`` (a table to paste into docs/validation.md) into ``--out``.
+
+``--provider cpu`` runs the same code on a CPU host (eager only; no counter to cross-check), which is
+how the test suite keeps this script working between GPU sessions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from green_mlflow.meters.nvml import integrate_power_j  # noqa: E402
+from green_mlflow.worker import launch  # noqa: E402
+from green_mlflow.worker.sampler import read_trace  # noqa: E402
+
+MODELS = {
+    "resnet50": {"name": "resnet50", "kind": "image", "image_size": 224},
+    "mobilenet_v2": {"name": "mobilenet_v2", "kind": "image", "image_size": 224},
+    "bert_base": {"name": "bert_base", "kind": "text", "seq_len": 128},
+}
+TINY_MODELS = {  # --tiny: CPU smoke runs
+    "mobilenet_v2": {"name": "mobilenet_v2", "kind": "image", "image_size": 32},
+    "bert_base": {
+        "name": "bert_base",
+        "kind": "text",
+        "seq_len": 16,
+        "vocab_size": 100,
+        "hidden_size": 32,
+        "num_layers": 2,
+        "num_heads": 2,
+        "intermediate_size": 64,
+    },
+}
+AGREEMENT = 0.02  # counter vs polled, per window
+POLL_S = 0.05
+
+
+def measure_settings(quick: bool, tiny: bool) -> dict:
+    if tiny:
+        windows, window_s, warmup_s = 2, 0.3, 0.2
+    elif quick:
+        windows, window_s, warmup_s = 2, 5.0, 2.0
+    else:
+        windows, window_s, warmup_s = 3, 5.0, 5.0
+    return {
+        "warmup_min_iterations": 20 if not tiny else 2,
+        "warmup_min_s": warmup_s,
+        "windows": windows,
+        "window_min_iterations": 30 if not tiny else 3,
+        "window_min_s": window_s,
+        "window_rest_s": 0.0,
+        "sample_interval_s": POLL_S,
+        "cpu_tdp_w": None,
+        "timeout_s": 600.0,
+        "cooldown_s": 0.0,
+        "cooldown_within_c": None,
+        "cooldown_max_s": 0.0,
+    }
+
+
+def run_module(module: str, spec: dict, workdir: Path) -> dict:
+    """The product's own process boundary (fresh process, pinned malloc, timeout kills the tree)."""
+    timeout_s = spec.get("measure", {}).get("timeout_s", 600) + 120
+    return launch.run_module(sys.executable, module, spec, workdir, timeout_s, progress=lambda line: None)
+
+
+def cross_check(result: dict) -> list[dict]:
+    """Per window: NVML counter energy vs the integral of power polled every 50 ms by the sampler."""
+    gpu = result["energy"].get("gpu", {})
+    if gpu.get("method") != "counter":
+        return []
+    trace = read_trace(Path(result["traces"]["utilisation"]))
+    rows = []
+    for window, counter_j in zip(result["windows"], gpu["window_energy_j"]):
+        pairs = [
+            (t, p)
+            for t, p in zip(trace["t_s"], trace["gpu_power_w"])
+            if p is not None and window["start_s"] <= t <= window["end_s"]
+        ]
+        if counter_j is None or len(pairs) < 2:
+            rows.append({"counter_j": counter_j, "polled_j": None, "ratio": None, "polls": len(pairs)})
+            continue
+        times, power = [t for t, _ in pairs], [p for _, p in pairs]
+        span = window["end_s"] - window["start_s"]
+        polled_j = integrate_power_j(times, power) * span / (times[-1] - times[0])
+        rows.append({"counter_j": counter_j, "polled_j": polled_j, "ratio": polled_j / counter_j, "polls": len(pairs)})
+    return rows
+
+
+def summarise(result: dict, idle: dict | None, checks: list[dict]) -> dict:
+    gpu = result["energy"].get("gpu", {})
+    row = {
+        "latency_p50_ms": result["latency"]["p50_ms"],
+        "throughput_samples_per_s": result["throughput_samples_per_s"],
+        "gpu_method": gpu.get("method"),
+        "gpu_j_per_sample_gross": gpu.get("per_sample_j"),
+        "gpu_util_percent": result["utilisation"].get("gpu_util_percent"),
+        "contention": result.get("contention"),
+        "temperatures": result.get("temperatures"),
+        "checks": checks,
+    }
+    idle_gpu = (idle or {}).get("domains", {}).get("gpu", {})
+    if gpu.get("per_sample_j") is not None and idle_gpu.get("method") == gpu.get("method"):
+        net_j = gpu["energy_j"] - idle_gpu["power_w"] * gpu["duration_s"]
+        row["gpu_j_per_sample_net"] = net_j / gpu["samples"]
+    ratios = [c["ratio"] for c in checks if c["ratio"] is not None]
+    row["agreement"] = (
+        "no counter to check"
+        if not checks
+        else "PASS"
+        if ratios and all(abs(r - 1) <= AGREEMENT for r in ratios)
+        else "FAIL"
+    )
+    return row
+
+
+def fmt(value, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        f"Card: {report['gpu'].get('gpu_name', 'no GPU')} · driver {report['gpu'].get('gpu_driver', '—')} · "
+        f"power limit {report['gpu'].get('gpu_power_limit_w', '—')} W · torch {report['torch']} · {report['date']}",
+        f"Idle: {report['idle_summary']}",
+        "",
+        "| model | batch | mode | p50 ms | samples/s | GPU J/sample gross | net | GPU util % | counter vs 50 ms polling | contention |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for job in report["jobs"]:
+        if job.get("status") != "ok":
+            lines.append(
+                f"| {job['model']} | {job['batch_size']} | {job['mode']} | failed: {job['error'][:80]} |||||||"
+            )
+            continue
+        ratios = ", ".join(fmt(c["ratio"], ".4f") for c in job["checks"]) or "—"
+        contention = job["contention"] or {}
+        busy = contention.get("windows_with_other_processes") if contention.get("checked") else "not checked"
+        lines.append(
+            f"| {job['model']} | {job['batch_size']} | {job['mode']} | {fmt(job['latency_p50_ms'], '.3f')} | "
+            f"{fmt(job['throughput_samples_per_s'], '.1f')} | {fmt(job['gpu_j_per_sample_gross'], '.5f')} | "
+            f"{fmt(job.get('gpu_j_per_sample_net'), '.5f')} | {fmt(job['gpu_util_percent'], '.0f')} | "
+            f"{job['agreement']} ({ratios}) | {busy} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--quick", action="store_true", help="2 windows and a 20 s idle: about half the time")
+    parser.add_argument("--tiny", action="store_true", help="tiny models and windows: a CPU smoke test only")
+    parser.add_argument("--provider", default="cuda", choices=("cuda", "cpu"))
+    parser.add_argument("--device", type=int, default=0)
+    parser.add_argument("--models", default="resnet50,mobilenet_v2,bert_base")
+    parser.add_argument("--batch-sizes", default="1,64")
+    parser.add_argument("--modes", default="eager,cuda_graph")
+    parser.add_argument("--idle-s", type=float, default=None, help="idle baseline length (default 60, quick 20)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    from green_mlflow.meters.nvml import gpu_facts
+
+    models = TINY_MODELS if args.tiny else MODELS
+    modes = [m for m in args.modes.split(",") if args.provider == "cuda" or m != "cuda_graph"]
+    idle_s = args.idle_s if args.idle_s is not None else (1.0 if args.tiny else 20.0 if args.quick else 60.0)
+    began = time.monotonic()
+    print(f"idle baseline: {idle_s:g} s", flush=True)
+    idle = run_module(
+        "green_mlflow.worker.idle",
+        {
+            "duration_s": idle_s,
+            "device_id": args.device,
+            "sample_interval_s": POLL_S,
+            "output_dir": str(args.out / "idle"),
+        },
+        args.out / "idle",
+    )
+    jobs = []
+    for model in args.models.split(","):
+        for batch_size in map(int, args.batch_sizes.split(",")):
+            for mode in modes:
+                label = f"{model} bs={batch_size} {mode}"
+                print(f"{label} …", flush=True)
+                spec = {
+                    "runtime": "torch",
+                    "provider": args.provider,
+                    "device_id": args.device,
+                    "mode": mode,
+                    "batch_size": batch_size,
+                    "seed": 0,
+                    "model": models[model],
+                    "measure": measure_settings(args.quick, args.tiny),
+                }
+                workdir = args.out / label.replace(" ", "_").replace("=", "")
+                spec["output_dir"] = str(workdir / "out")
+                result = run_module("green_mlflow.worker", spec, workdir)
+                job = {"model": model, "batch_size": batch_size, "mode": mode, "status": result.get("status")}
+                if result.get("status") == "ok":
+                    job.update(summarise(result, idle if idle.get("status") == "ok" else None, cross_check(result)))
+                else:
+                    job["error"] = result.get("error", "") + " " + result.get("stderr_tail", "")[-500:]
+                print(f"  {json.dumps({k: v for k, v in job.items() if k != 'checks'}, default=str)[:400]}", flush=True)
+                jobs.append(job)
+    idle_summary = (
+        ", ".join(f"{d} {e['power_w']:.2f} W ({e['method']})" for d, e in idle["domains"].items() if "power_w" in e)
+        if idle.get("status") == "ok"
+        else f"failed: {idle.get('error')}"
+    ) or "no domain readable"
+    report = {
+        "gpu": gpu_facts(args.device) if args.provider == "cuda" else {},
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "idle": idle,
+        "idle_summary": idle_summary,
+        "jobs": jobs,
+        "wall_s": time.monotonic() - began,
+    }
+    (args.out / "gpu_validation.json").write_text(json.dumps(report, indent=2, default=str))
+    (args.out / "gpu_validation.md").write_text(markdown(report))
+    print(markdown(report))
+    print(f"done in {report['wall_s']:.0f} s; results in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
