@@ -189,7 +189,7 @@ def verdict(group: Group) -> str:
     if reverse.relative_diff is None:
         return f"{best.name} has the lowest {quantity} {at}; its difference to {runner.name} cannot be computed."
     amount = _percent(reverse.relative_diff, reverse.relative_diff_ci95)
-    others = f", the next best of {len(ranked)}" if len(ranked) > 2 else ""
+    others = f", the runner-up of {len(ranked)}," if len(ranked) > 2 else ""
     claim = f"{best.name} {less} {amount} {what} than {runner.name}{others} {at}"
     if row.p_holm is None:
         lowest = f"{best.name} had the lowest mean {quantity} {at} ({_percent(reverse.relative_diff, None)} below {runner.name})"

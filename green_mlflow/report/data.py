@@ -288,10 +288,10 @@ def load_sweep(client: MlflowClient, parent_run_id: str, read_artifact: Artifact
         raise _unknown(client, parent_run_id) from None
     kind = parent.data.tags.get("green.kind")
     if kind != "sweep":
-        hint = f" it is a job of sweep {parent.data.tags['mlflow.parentRunId']}" if kind == "job" else ""
+        hint = f" (it is a job of sweep {parent.data.tags.get('mlflow.parentRunId')})" if kind == "job" else ""
         raise ReportError(
-            f"run {parent_run_id} is not a sweep's parent run (tag green.kind is {kind!r}, expected 'sweep');{hint} "
-            "give the parent run id or the experiment name"
+            f"run {parent_run_id} is not a sweep's parent run: its tag green.kind is {kind!r}, not 'sweep'{hint}. "
+            "Give a sweep's parent run id or an experiment name or id."
         )
     experiment = client.get_experiment(parent.info.experiment_id)
     warnings: list[str] = []
