@@ -20,7 +20,7 @@ from green_mlflow.config import register_schemas
 from green_mlflow.job import run_job, say
 from green_mlflow.plan import PlanError, plan_job
 from green_mlflow.tracking.callback import STATE, close_sweep, measure_idle, open_parent
-from green_mlflow.tracking.store import TrackingError, open_store
+from green_mlflow.tracking.store import TrackingError, open_store, redact_overrides
 from green_mlflow.tracking.summary import read_parent, record
 
 register_schemas()
@@ -28,7 +28,7 @@ CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
 def _label(hc) -> str:
-    return " ".join(hc.overrides.task) or "(defaults)"
+    return redact_overrides(list(hc.overrides.task)) or "(defaults)"
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")

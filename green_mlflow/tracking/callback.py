@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from green_mlflow import baseline
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.break_even import break_even_for_sweep
-from green_mlflow.tracking.store import Store, open_store
+from green_mlflow.tracking.store import Store, open_store, redact, redact_overrides
 from green_mlflow.tracking.summary import LEDGER, read_ledger, read_parent, table, write_parent
 
 STATE: dict[str, Any] = {}  # parent run and outcome of this process's sweep, for __main__
@@ -89,8 +89,8 @@ class SweepRunCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         folder = Path(str(config.hydra.sweep.dir)).resolve()
         store = open_store(config.tracking.uri, config.tracking.experiment_name)
-        run_id = open_parent(store, folder, f"sweep {folder.name}", " ".join(config.hydra.overrides.task))
-        print(f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({store.uri})", flush=True)
+        run_id = open_parent(store, folder, f"sweep {folder.name}", redact_overrides(list(config.hydra.overrides.task)))
+        print(f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({redact(store.uri)})", flush=True)
         measure_idle(store, run_id, folder, config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

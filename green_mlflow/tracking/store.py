@@ -40,6 +40,15 @@ def redact(uri: str) -> str:
     return uri
 
 
+def redact_overrides(overrides: list[str]) -> str:
+    """Command-line overrides as one string, with credentials inside any URI removed (for tags and logs)."""
+    parts = []
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        parts.append(f"{key}{sep}{redact(value)}" if sep else redact(override))
+    return " ".join(parts)
+
+
 @dataclass(frozen=True)
 class Store:
     uri: str
