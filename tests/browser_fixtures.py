@@ -117,7 +117,7 @@ def mlflow_server(store_uri: str, workdir: Path, timeout_s: float = 90) -> Itera
         # mlflow server runs uvicorn as a child: stop the whole session this test started, nothing else
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

@@ -76,7 +76,7 @@ def bar_chart(title: str, unit: str, bars: list[Bar]) -> str:
     for i, bar in enumerate(bars):
         y = 30 + i * ROW_H
         fill = f"url(#{hatch})" if bar.estimated else ("#2f855a" if bar.best else "#4a77b4")
-        body.append(f'<text x="{LABEL_W - 6}" y="{y + 15}" text-anchor="end">{_e(_short(bar.name))}</text>')
+        body.append(f'<text x="{LABEL_W - 6}" y="{y + 15}" text-anchor="end">{_e(_short(bar.name, 26))}</text>')
         body.append(
             f'<rect x="{LABEL_W}" y="{y + 3}" width="{max(x(bar.mean) - LABEL_W, 1):.1f}" height="{ROW_H - 8}" '
             f'fill="{fill}"><title>{_e(bar.name)}: {_num(bar.mean)} {_e(unit)}'
@@ -103,7 +103,7 @@ def scatter(
     title: str, points: list[tuple[str, float, float, bool]], x_label: str, y_label: str, estimated: bool
 ) -> str:
     """Energy (y) against latency (x) per series; the Pareto front (``on_front``) is joined by a step line."""
-    width, height, left, right, top_pad, bottom = WIDTH, 320, 70, 150, 30, 44
+    width, height, left, right, top_pad, bottom = WIDTH, 330, 70, 150, 30, 58
     xs, ys = [p[1] for p in points], [p[2] for p in points]
     x_lo, x_hi = min(xs + [0.0]), max(xs) * 1.08 or 1.0
     y_lo, y_hi = min(ys + [0.0]), max(ys) * 1.08 or 1.0
@@ -117,7 +117,7 @@ def scatter(
     body = [f'<text x="4" y="16" class="ct">{_e(title)}</text>']
     body.append(
         f'<path d="M{left} {top_pad}V{height - bottom}H{width - right}" stroke="#a0aec0" fill="none"/>'
-        f'<text x="{(left + width - right) / 2:.0f}" y="{height - 8}" text-anchor="middle" class="tk">{_e(x_label)}</text>'
+        f'<text x="{(left + width - right) / 2:.0f}" y="{height - 26}" text-anchor="middle" class="tk">{_e(x_label)}</text>'
         f'<text x="12" y="{(top_pad + height - bottom) / 2:.0f}" class="tk" text-anchor="middle" '
         f'transform="rotate(-90 12 {(top_pad + height - bottom) / 2:.0f})">{_e(y_label)}{" (estimated)" if estimated else ""}</text>'
     )
@@ -145,8 +145,8 @@ def scatter(
         )
         body.append(f'<text x="{cx + 8:.1f}" y="{cy + 4:.1f}" fill="{color}">{_e(_short(name, 24))}</text>')
     body.append(
-        f'<text x="{width - 4}" y="16" text-anchor="end" class="tk">ringed points and dashed line: Pareto front '
-        "(lower is better on both axes)</text>"
+        f'<text x="{left}" y="{height - 8}" class="tk">ringed points and dashed line: the Pareto front '
+        "(no other runtime is lower on both axes)</text>"
     )
     return _svg(width, height, title, body)
 
