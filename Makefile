@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SWEEP ?= -m runtime=torch,tf,mxnet,onnx model=mobilenet_v2
 
-.PHONY: setup envs run test lint clean
+.PHONY: setup envs browser run test lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,14 @@ envs: $(VENV)/.installed
 run: setup
 	$(PY) -m green_mlflow $(SWEEP)
 
-test: setup
+# The comparison view's browser tests drive Debian's Chromium through its chromedriver (CI starts bare, as root).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; \
+	fi
+
+test: setup browser
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
