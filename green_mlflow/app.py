@@ -17,9 +17,10 @@ from omegaconf import DictConfig
 
 from green_mlflow.baseline import idle_baseline
 from green_mlflow.config import register_schemas
-from green_mlflow.job import run_job, say
+from green_mlflow.job import ledger_values, run_job, say
 from green_mlflow.plan import PlanError, plan_job
-from green_mlflow.tracking.callback import STATE, close_sweep, measure_idle, open_parent
+from green_mlflow.tracking import runs
+from green_mlflow.tracking.callback import STATE, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.tracking.store import TrackingError, open_store, redact_overrides
 from green_mlflow.tracking.summary import read_parent, record
 
@@ -29,6 +30,26 @@ CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 def _label(hc) -> str:
     return redact_overrides(list(hc.overrides.task)) or "(defaults)"
+
+
+def _already_finished(store, cfg: DictConfig, job, folder: Path | None) -> bool:
+    """Resume (unless ``rerun=true``): a FINISHED run of this configuration hash and repetition exists."""
+    if cfg.rerun:
+        return False
+    done = runs.find_finished(store, job.config_hash(), job.repetition)
+    if done is None:
+        return False
+    print(
+        f"  skipped: run {done.info.run_id} already FINISHED this configuration (hash {job.config_hash()}, "
+        f"repetition {job.repetition}); rerun=true measures it again",
+        flush=True,
+    )
+    if folder is not None:
+        row = {"job": job.label, "status": "SKIPPED", "run_id": done.info.run_id, "config_hash": job.config_hash()}
+        row.update(ledger_values(job, done.data.metrics))
+        row["reason"] = f"already FINISHED as run {done.info.run_id}"
+        record(folder, row)
+    return True
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
@@ -55,12 +76,18 @@ def main(cfg: DictConfig) -> None:
             raise RuntimeError(f"no parent run recorded in {folder}: is the SweepRunCallback configured?")
         store = open_store(parent["tracking_uri"], parent["experiment_name"])
         parent_run_id = parent["run_id"]
+        if _already_finished(store, cfg, job, folder):
+            return
     else:
         try:
             store = open_store(cfg.tracking.uri, cfg.tracking.experiment_name)
         except TrackingError as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             STATE.update(failed=1, closed=True, exit_code=2)
+            return
+        reap_dead_runs_of(store)
+        if _already_finished(store, cfg, job, None):
+            STATE.update(closed=True)
             return
         parent_run_id = open_parent(store, folder, f"run {out_dir.name}", _label(hc))
         if job.measure["repetitions"] > 1:

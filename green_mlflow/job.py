@@ -76,23 +76,13 @@ def run_job(
         job_params(cfg, job),
         {"green.config_hash": job.config_hash(), "green.env": job.env_name, "green.run_order": str(run_order)},
     )
-    row = {
-        "job": job.label,
-        "run_id": run_id,
-        "config_hash": job.config_hash(),
-        "repetition": job.repetition,
-        "runtime": job.runtime,
-        "source": job.source,
-        "model": job.model["name"],
-        "batch_size": job.batch_size,
-        "provider": job.provider,
-        "mode": job.mode,
-    }
+    row = {"job": job.label, "run_id": run_id, "config_hash": job.config_hash()}
     runs.log_text(store, run_id, "config.yaml", config_yaml(cfg))
     began = time.monotonic()
     try:
         reason = _measure_and_log(store, run_id, job, out_dir, progress, idle)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (see __main__): this job stops here, its run says so
+        runs.log_values(store, run_id, {}, {"green.status_reason": "interrupted (SIGINT or SIGTERM)"})
         runs.finish(store, run_id, "KILLED")
         raise
     except Exception as err:  # a bug or a store error: the sweep goes on, the run says why
@@ -103,13 +93,27 @@ def run_job(
     runs.finish(store, run_id, status)
     row.update(status=status, reason=reason)
     data = store.client.get_run(run_id).data
-    for key in LEDGER_METRICS:
-        row[key] = data.metrics.get(key)
-    row["conversion_energy_j"] = conversion_energy_j(data.metrics)
+    row.update(ledger_values(job, data.metrics))
     measured = {data.tags.get(f"energy.{d}.method") for d in ("gpu", "cpu", "dram")} & {"counter", "polled"}
     row["energy_method"] = "+".join(sorted(measured))
     progress(f"{status}{': ' + reason if reason else ''}")
     return row
+
+
+def ledger_values(job: Job, metrics: dict[str, float]) -> dict:
+    """What the sweep's ledger keeps of a job's run: its configuration and headline numbers."""
+    values = {
+        "repetition": job.repetition,
+        "runtime": job.runtime,
+        "source": job.source,
+        "model": job.model["name"],
+        "batch_size": job.batch_size,
+        "provider": job.provider,
+        "mode": job.mode,
+    }
+    values.update({key: metrics.get(key) for key in LEDGER_METRICS})
+    values["conversion_energy_j"] = conversion_energy_j(metrics)
+    return values
 
 
 def conversion_energy_j(metrics: dict[str, float]) -> float | None:

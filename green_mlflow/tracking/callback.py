@@ -9,6 +9,8 @@ raise for a failed measurement, and ``green_mlflow.__main__`` closes a parent le
 from __future__ import annotations
 
 import os
+import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +20,27 @@ from omegaconf import DictConfig, OmegaConf
 from green_mlflow import baseline
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.break_even import break_even_for_sweep
-from green_mlflow.tracking.store import Store, open_store, redact, redact_overrides
+from green_mlflow.tracking.store import Store, TrackingError, open_store, redact, redact_overrides
 from green_mlflow.tracking.summary import LEDGER, read_ledger, read_parent, table, write_parent
 
 STATE: dict[str, Any] = {}  # parent run and outcome of this process's sweep, for __main__
+
+
+OK_STATUSES = ("FINISHED", "SKIPPED")  # SKIPPED: resumed, an earlier FINISHED run stands for the job
+
+
+def reap_dead_runs_of(store: Store) -> None:
+    """Before a start: runs a killed green_mlflow process left RUNNING on this host become KILLED."""
+    reaped = runs.reap_dead_runs(store)
+    if reaped:
+        print(f"marked {len(reaped)} run(s) KILLED that a dead process had left RUNNING: {', '.join(reaped)}")
 
 
 def close_sweep(folder: Path) -> int:
     """Print the summary, close the parent run; return the number of jobs that did not finish."""
     parent = read_parent(folder)
     rows = read_ledger(folder)
-    failed = sum(1 for r in rows if r["status"] != "FINISHED")
+    failed = sum(1 for r in rows if r["status"] not in OK_STATUSES)
     print("\n" + table(rows) if rows else "\nno jobs ran", flush=True)
     if parent:
         store = open_store(parent["tracking_uri"], parent["experiment_name"])
@@ -39,19 +51,28 @@ def close_sweep(folder: Path) -> int:
         runs.log_values(
             store,
             parent["run_id"],
-            {"jobs_finished": len(rows) - failed, "jobs_failed_or_pruned": failed},
+            {
+                "jobs_finished": sum(1 for r in rows if r["status"] == "FINISHED"),
+                "jobs_skipped": sum(1 for r in rows if r["status"] == "SKIPPED"),
+                "jobs_failed_or_pruned": failed,
+            },
             {},
         )
         if not parent.get("adopted"):  # `mlflow run` ends its own run from our exit code
             runs.finish(store, parent["run_id"], status)
         print(
-            f"\n{len(rows) - failed} of {len(rows)} jobs finished; parent run {parent['run_id']} "
+            f"\n{len(rows) - failed} of {len(rows)} jobs finished{_skipped(rows)}; parent run {parent['run_id']} "
             f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI: {store.ui_hint()}",
             flush=True,
         )
     STATE["closed"] = True
     STATE["failed"] = failed if rows else 1
     return STATE["failed"]
+
+
+def _skipped(rows: list[dict]) -> str:
+    skipped = sum(1 for r in rows if r["status"] == "SKIPPED")
+    return f" ({skipped} skipped: already FINISHED earlier)" if skipped else ""
 
 
 def open_parent(store: Store, folder: Path, name: str, overrides: str) -> str:
@@ -87,8 +108,23 @@ def measure_idle(store: Store, run_id: str, folder: Path, config: DictConfig) ->
 
 class SweepRunCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra turns an exception raised here into a warning and launches the jobs anyway, each of
+        # which would then fail without a parent run: a sweep that cannot open its store stops here.
+        try:
+            self._open(config)
+        except TrackingError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from err
+        except Exception as err:
+            traceback.print_exc()
+            print(f"error: the sweep could not start: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from err
+
+    @staticmethod
+    def _open(config: DictConfig) -> None:
         folder = Path(str(config.hydra.sweep.dir)).resolve()
         store = open_store(config.tracking.uri, config.tracking.experiment_name)
+        reap_dead_runs_of(store)
         run_id = open_parent(store, folder, f"sweep {folder.name}", redact_overrides(list(config.hydra.overrides.task)))
         print(f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({redact(store.uri)})", flush=True)
         measure_idle(store, run_id, folder, config)

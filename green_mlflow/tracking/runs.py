@@ -7,9 +7,13 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import tempfile
+import time
 from pathlib import Path
 
+import psutil
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.utils.time import get_current_time_millis
 
@@ -27,11 +31,21 @@ TRACE_COLUMNS = {
 }
 
 
+def owner_tags() -> dict[str, str]:
+    """Which process owns a run, so that a later start can tell a live run from one whose process died."""
+    me = psutil.Process()
+    return {
+        "green.host": socket.gethostname(),
+        "green.pid": str(me.pid),
+        "green.pid_started": f"{me.create_time():.3f}",
+    }
+
+
 def start_parent(store: Store, name: str, tags: dict[str, str]) -> str:
     run = store.client.create_run(
         store.experiment_id,
         run_name=name,
-        tags={"green.kind": "sweep", "version.green_mlflow": __version__, **tags},
+        tags={"green.kind": "sweep", "version.green_mlflow": __version__, **owner_tags(), **tags},
     )
     return run.info.run_id
 
@@ -40,7 +54,13 @@ def start_child(store: Store, parent_run_id: str, name: str, params: dict[str, s
     run = store.client.create_run(
         store.experiment_id,
         run_name=name,
-        tags={"mlflow.parentRunId": parent_run_id, "green.kind": "job", "version.green_mlflow": __version__, **tags},
+        tags={
+            "mlflow.parentRunId": parent_run_id,
+            "green.kind": "job",
+            "version.green_mlflow": __version__,
+            **owner_tags(),
+            **tags,
+        },
     )
     store.client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
     return run.info.run_id
@@ -100,3 +120,48 @@ def log_file(store: Store, run_id: str, path: Path, artifact_path: str | None = 
 
 def finish(store: Store, run_id: str, status: str) -> None:
     store.client.set_terminated(run_id, status)
+
+
+def find_finished(store: Store, config_hash: str, repetition: int):
+    """A FINISHED job run of this configuration hash and repetition in the experiment, or None."""
+    found = store.client.search_runs(
+        [store.experiment_id],
+        filter_string=(
+            f"tags.`green.config_hash` = '{config_hash}' and params.repetition = '{repetition}' "
+            "and attributes.status = 'FINISHED'"
+        ),
+        max_results=1,
+    )
+    return found[0] if found else None
+
+
+def _owner_alive(tags: dict[str, str]) -> bool:
+    try:
+        process = psutil.Process(int(tags["green.pid"]))
+        return abs(process.create_time() - float(tags["green.pid_started"])) < 1.0  # not a reused pid
+    except (psutil.NoSuchProcess, KeyError, ValueError):
+        return False
+
+
+def reap_dead_runs(store: Store) -> list[str]:
+    """Mark KILLED the runs of this experiment left RUNNING by a green_mlflow process on this host that is gone
+    (a SIGKILL, a power cut). Runs owned by other hosts, or by live processes, are left alone."""
+    host = socket.gethostname()
+    running = store.client.search_runs(
+        [store.experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`green.host` = '{host}'",
+        max_results=5000,
+    )
+    reaped = []
+    for run in running:
+        tags = run.data.tags
+        if os.environ.get("MLFLOW_RUN_ID") == run.info.run_id or _owner_alive(tags):
+            continue
+        reason = (
+            f"left RUNNING by a process that is gone (pid {tags.get('green.pid')} on {host}); "
+            f"marked KILLED at {time.strftime('%Y-%m-%d %H:%M:%S')} by the next start"
+        )
+        log_values(store, run.info.run_id, {}, {"green.status_reason": reason})
+        finish(store, run.info.run_id, "KILLED")
+        reaped.append(run.info.run_id)
+    return reaped

@@ -38,6 +38,17 @@ def _forward(stream, tail: deque, progress: Callable[[str], None]) -> None:
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(4 * 2**30)}
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it when the orchestrator dies, even by SIGKILL (Linux prctl)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: a killed orchestrator may then leave the worker to its timeout
+        pass
+
+
 def worker_env() -> dict[str, str]:
     """Environment for a child: the package importable without installing it in the runtime's environment."""
     env = {**MALLOC_ENV, **os.environ}
@@ -67,6 +78,7 @@ def run_module(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     reader = threading.Thread(target=_forward, args=(proc.stderr, tail, progress), daemon=True)
     reader.start()
