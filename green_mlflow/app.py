@@ -96,6 +96,6 @@ def main(cfg: DictConfig) -> None:
             )
         measure_idle(store, parent_run_id, folder, cfg)
     idle = idle_baseline(folder, job.measure, job.device_id, say(job.label))
-    record(folder, run_job(store, parent_run_id, cfg, job, out_dir, idle, run_order=int(hc.job.num or 0)))
+    record(folder, run_job(store, parent_run_id, cfg, job, out_dir, idle, run_order=int(hc.job.num) if multirun else 0))
     if not multirun:
         close_sweep(folder)
