@@ -169,6 +169,9 @@ def _measure_and_log(store: Store, run_id: str, job: Job, out_dir: Path, progres
     tags = {**result_tags(result), **e_tags}
     if tags.get("green.gpu_contention", "").startswith("detected"):
         progress(f"warning: {tags['green.gpu_contention']}")
+    for domain, entry in result["energy"].items():
+        if entry.get("errors"):  # the run keeps the clean windows (or says unavailable); the user hears why
+            progress(f"warning: {domain} energy: {'; '.join(entry['errors'])[:500]}")
     if "parameter_count" in result["info"]:
         metrics["model_parameters"] = result["info"]["parameter_count"]
     runs.log_values(store, run_id, {**metrics, **e_metrics}, tags)
