@@ -1,0 +1,99 @@
+"""How long does the comparison view take for 1 run and for 1,000 runs?  A report, not a test (exit code 0).
+
+    .venv/bin/python benchmarks/report_render.py                 # 1 and 1,000 synthetic runs, 3 repeats
+    .venv/bin/python benchmarks/report_render.py --runs 1 100 1000 --repeats 5
+
+Each size gets its own SQLite store filled by ``green_mlflow.report.synthetic`` with study-shaped job runs
+(3 models × 2 batch sizes × 6 runtimes, repetitions filling up to the size; each run with a 20-sample
+utilisation trace), written once and not timed. Then, per repeat, the phases a page request or a report
+goes through are timed: **load** (search the runs, read the parent's ``summary/jobs.jsonl``), **analyse**
+(group, statistics, Holm, verdicts, Pareto, traces of the best and worst run per group), **html** (render
+the page) and **png** (the report's matplotlib figures, one per group). The page served by the
+``mlflow.app`` plugin pays load + analyse + html; the offline report adds png and the artifact upload.
+Target: the page for 1,000 runs in ≤ 5 s on the 2-core development VM (median of the repeats).
+Results are merged into ``benchmarks/results/report_render.json`` under the run count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from green_mlflow.report.analysis import analyse
+from green_mlflow.report.data import load
+from green_mlflow.report.figures import write_figures
+from green_mlflow.report.render import render
+from green_mlflow.report.synthetic import make_sweep, study
+
+PAGE_TARGET_S = 5.0
+RESULTS = Path(__file__).resolve().parent / "results" / "report_render.json"
+
+
+def fill(folder: Path, runs: int) -> tuple[MlflowClient, str, float]:
+    """A store with one sweep of ``runs`` synthetic job runs; returns the client, parent id and seconds taken."""
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    repetitions = max(1, -(-runs // 36))  # study() makes 36 series
+    began = time.perf_counter()
+    parent = make_sweep(client, "bench", study(repetitions)[:runs], pruned=[("onnx tensorrt", "needs a GPU")])
+    return client, parent, time.perf_counter() - began
+
+
+def time_once(client: MlflowClient, parent: str, folder: Path) -> dict[str, float]:
+    phases = {}
+    began = time.perf_counter()
+    dataset = load(client, parent)
+    phases["load_s"] = time.perf_counter() - began
+    began = time.perf_counter()
+    view = analyse(dataset)
+    phases["analyse_s"] = time.perf_counter() - began
+    began = time.perf_counter()
+    html = render(view)
+    phases["html_s"] = time.perf_counter() - began
+    began = time.perf_counter()
+    write_figures(view, folder / "figures")
+    phases["png_s"] = time.perf_counter() - began
+    phases["page_s"] = phases["load_s"] + phases["analyse_s"] + phases["html_s"]
+    phases["html_bytes"] = len(html.encode())
+    phases["groups"] = len(view.groups)
+    return phases
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, nargs="+", default=[1, 1000])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    rows = []
+    for runs in args.runs:
+        with tempfile.TemporaryDirectory() as tmp:
+            client, parent, fill_s = fill(Path(tmp), runs)
+            timings = [time_once(client, parent, Path(tmp)) for _ in range(args.repeats)]
+        median = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
+        median["fill_s"] = fill_s
+        results[str(runs)] = {**median, "repeats": args.repeats, "host": platform.node(), "when": time.strftime("%F")}
+        rows.append((runs, median))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True))
+    print("| runs | groups | load | analyse | html | page (load+analyse+html) | png figures | HTML size | store fill |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for runs, m in rows:
+        print(
+            f"| {runs} | {m['groups']:.0f} | {m['load_s']:.2f} s | {m['analyse_s']:.2f} s | {m['html_s']:.3f} s | "
+            f"**{m['page_s']:.2f} s** | {m['png_s']:.2f} s | {m['html_bytes'] / 1024:.0f} KiB | {m['fill_s']:.0f} s |"
+        )
+    largest, m = max(rows, key=lambda r: r[0])
+    verdict = "PASS" if m["page_s"] <= PAGE_TARGET_S * max(1, largest / 1000) else "FAIL"
+    print(f"\npage for {largest} runs: {m['page_s']:.2f} s (target ≤ {PAGE_TARGET_S:g} s per 1,000 runs): {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
