@@ -278,6 +278,10 @@ def load_experiment(client: MlflowClient, experiment_id: str, read_artifact: Art
     )
 
 
+def _sweep_title(name: str) -> str:
+    return name if name.startswith("sweep") else f"sweep {name}"  # the CLI names its parents "sweep <time>"
+
+
 def load_sweep(client: MlflowClient, parent_run_id: str, read_artifact: ArtifactReader) -> Dataset:
     """One sweep: its parent run, its child job runs and its pruned jobs."""
     if not RUN_ID.match(parent_run_id):
@@ -301,7 +305,7 @@ def load_sweep(client: MlflowClient, parent_run_id: str, read_artifact: Artifact
         f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`green.kind` = 'job'",
     )
     return Dataset(
-        title=f"sweep {parent.info.run_name or parent_run_id}",
+        title=_sweep_title(parent.info.run_name or parent_run_id),
         experiment_id=parent.info.experiment_id,
         experiment_name=experiment.name,
         sweeps=[sweep_from_run(parent)],

@@ -243,7 +243,9 @@ def _method_section(view: View) -> str:
     idle = []
     for sweep in view.dataset.sweeps:
         for name, watts in sorted(sweep.idle_power_w.items()):
-            idle.append(f"{_e(sweep.run_name)}: <code>{_e(name)}</code> = {_num(watts)} W")
+            domain = name.removeprefix("idle_").split("_")[0]
+            method = sweep.idle_methods.get(domain, "method not logged")
+            idle.append(f"{_e(sweep.run_name)}: <code>{_e(name)}</code> = {_num(watts)} W ({_e(method)})")
     idle_text = "; ".join(idle) if idle else "no idle power was logged (net energy needs it)"
     return (
         '<section id="method"><h2>How the numbers were obtained</h2><ul>'
