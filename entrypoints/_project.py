@@ -1,4 +1,8 @@
-"""Run ``python -m <module>`` from the project folder, whether or not the package is installed."""
+"""What every MLproject entry point shares: the project on the import path, the run's environment, errors.
+
+``mlflow run`` starts an entry point with ``MLFLOW_RUN_ID``, ``MLFLOW_EXPERIMENT_ID`` and
+``MLFLOW_TRACKING_URI`` set: that run is ours (the sweep's parent run, the idle baseline's run).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def exec_module(module: str, args: list[str]) -> None:
-    """Replace this process with ``python -m module args`` (its exit code is ours)."""
-    env = dict(os.environ)
+def project_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the project's own processes, with the package importable without installing it.
+
+    Under ``mlflow run`` the experiment is the run's (``MLFLOW_EXPERIMENT_ID``): a stray
+    ``MLFLOW_EXPERIMENT_NAME`` would otherwise send the child runs to another experiment than their parent's
+    (``mlflow run --experiment-name A`` beats ``$MLFLOW_EXPERIMENT_NAME=B`` for the run it creates).
+    """
+    env = dict(os.environ if environ is None else environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    if env.get("MLFLOW_RUN_ID") and env.get("MLFLOW_EXPERIMENT_ID"):
+        env.pop("MLFLOW_EXPERIMENT_NAME", None)
+    return env
+
+
+def use_project() -> None:
+    """Make this process import the project's package (for entry points that run code of their own)."""
+    env = project_env()
+    for key in set(os.environ) - set(env):
+        del os.environ[key]
+    os.environ.update(env)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def fail(message: str) -> None:
+    """A user's mistake: one line on stderr and exit status 2, as argparse does; never a traceback."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def exec_module(module: str, args: list[str]) -> None:
+    """Replace this process with ``python -m module args`` in the project folder (its exit code is ours)."""
     os.chdir(ROOT)
-    os.execvpe(sys.executable, [sys.executable, "-m", module, *args], env)
+    os.execvpe(sys.executable, [sys.executable, "-m", module, *args], project_env())
