@@ -98,4 +98,4 @@ def main(cfg: DictConfig) -> None:
     idle = idle_baseline(folder, job.measure, job.device_id, say(job.label))
     record(folder, run_job(store, parent_run_id, cfg, job, out_dir, idle, run_order=int(hc.job.num) if multirun else 0))
     if not multirun:
-        close_sweep(folder)
+        close_sweep(folder, bool(cfg.report))

@@ -38,7 +38,9 @@ def test_repeated_sweep_runs_shuffled_with_idle_on_parent_and_gross_and_net_on_c
     assert parent.metrics["idle_duration_s"] >= 0.5 and "idle_cpu_power_estimated_w" in parent.metrics
     assert "idle_cpu_power_w" not in parent.metrics, "an estimate is never logged under a measured name"
     assert parent.tags["idle.gpu.method"] == "unavailable"
-    assert "summary" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert {"summary", "report", "idle"} <= {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    report_files = {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}
+    assert "report/comparison.html" in report_files and any(p.endswith(".png") for p in report_files)
 
     # the order the sweeper promised: each configuration 3 times, shuffled by hydra.sweeper.seed=0
     combinations = [

@@ -14,6 +14,7 @@ from green_mlflow.meters.estimate import TdpEstimateMeter
 from green_mlflow.meters.nvml import (
     NvmlCounterMeter,
     NvmlPolledMeter,
+    device_handle,
     gpu_facts,
     integrate_power_j,
     other_gpu_processes,
@@ -52,6 +53,9 @@ class FakeNvml:
         if not 0 <= index < self.count:
             raise RuntimeError("Invalid Argument")
         return ("handle", index)
+
+    def nvmlDeviceGetHandleByUUID(self, uuid):
+        return ("uuid", uuid)
 
     def nvmlDeviceGetName(self, handle):
         return b"NVIDIA Fake A100"
@@ -311,3 +315,17 @@ def test_temperatures_are_read_where_readable_and_absent_otherwise():
     sensors = {"k10temp": [SimpleNamespace(label="Tctl", current=55.5), SimpleNamespace(label="Tccd1", current=49.0)]}
     assert cpu_temperature_c(sensors) == 55.5
     assert cpu_temperature_c({"acpitz": [SimpleNamespace(label="", current=30.0)]}) is None
+
+
+def test_cuda_visible_devices_is_translated_to_nvml_numbering(monkeypatch):
+    nvml = FakeNvml(count=4)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert device_handle(nvml, 1) == ("handle", 1)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert device_handle(nvml, 0) == ("handle", 2), "CUDA's device 0 is the physical GPU 2"
+    assert device_handle(nvml, 1) == ("handle", 3)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-8f3c2d1e-aaaa-bbbb-cccc-0123456789ab")
+    assert device_handle(nvml, 0) == ("uuid", b"GPU-8f3c2d1e-aaaa-bbbb-cccc-0123456789ab")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    meters, statuses = probe_nvml(1, nvml=nvml)
+    assert meters == [] and "CUDA_VISIBLE_DEVICES=3 makes 1 visible" in statuses[0].detail

@@ -87,6 +87,7 @@ class GreenConfig:
     batch_size: int = 1
     seed: int = 0
     repetition: int = 0  # set by the sweeper: which of measure.repetitions this job is
+    report: bool = True  # write the comparison report (HTML + PNG) to the parent run when the sweep ends
     rerun: bool = False  # measure again even where a FINISHED run of this configuration and repetition exists
 
 

@@ -10,6 +10,7 @@ The NVML module is passed in (``nvml=``) so that tests can use a double; by defa
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -30,6 +31,26 @@ def load_nvml(nvml: Any = None) -> Any:
     except Exception as err:  # NVMLError_LibraryNotFound, _DriverNotLoaded, ...
         raise MeterError(f"NVML could not start (no NVIDIA driver on this host?): {err}") from err
     return nvml
+
+
+def device_handle(nvml: Any, device_id: int) -> Any:
+    """NVML handle of the GPU that CUDA calls ``device_id`` in this process.
+
+    NVML numbers GPUs physically and ignores ``CUDA_VISIBLE_DEVICES``; CUDA (and so torch, TF, ORT)
+    numbers only the visible ones. Under SLURM or a shared host a job's ``cuda:0`` is often another
+    board, so the visible list (indices or ``GPU-…``/``MIG-…`` UUIDs) is translated first — else the
+    meters would read a neighbour's energy.
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None or not visible.strip():
+        return nvml.nvmlDeviceGetHandleByIndex(device_id)
+    entries = [e.strip() for e in visible.split(",") if e.strip()]
+    if not 0 <= device_id < len(entries):
+        raise MeterError(f"GPU {device_id} asked for, but CUDA_VISIBLE_DEVICES={visible} makes {len(entries)} visible")
+    entry = entries[device_id]
+    if entry.isdigit():
+        return nvml.nvmlDeviceGetHandleByIndex(int(entry))
+    return nvml.nvmlDeviceGetHandleByUUID(entry.encode() if isinstance(entry, str) else entry)
 
 
 def _text(value: Any) -> str:
@@ -93,7 +114,7 @@ def probe_nvml(device_id: int, nvml: Any = None) -> tuple[list[EnergyMeter], lis
         count = lib.nvmlDeviceGetCount()
         if device_id >= count:
             raise MeterError(f"GPU {device_id} asked for, but NVML sees {count} GPU(s)")
-        handle = lib.nvmlDeviceGetHandleByIndex(device_id)
+        handle = device_handle(lib, device_id)
         name = _text(lib.nvmlDeviceGetName(handle))
     except MeterError as err:
         return [], [MeterStatus("gpu", "unavailable", str(err))]
@@ -132,7 +153,7 @@ def gpu_facts(device_id: int, nvml: Any = None) -> dict[str, str]:
     """Name, driver and power limit of the GPU, for run metadata; empty where there is no NVML."""
     try:
         lib = load_nvml(nvml)
-        handle = lib.nvmlDeviceGetHandleByIndex(device_id)
+        handle = device_handle(lib, device_id)
         facts = {
             "gpu_name": _text(lib.nvmlDeviceGetName(handle)),
             "gpu_driver": _text(lib.nvmlSystemGetDriverVersion()),

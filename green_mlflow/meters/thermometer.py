@@ -14,11 +14,11 @@ CPU_SENSORS = ("k10temp", "coretemp", "zenpower", "cpu_thermal")
 
 def gpu_temperature_c(device_id: int, nvml: Any = None) -> float | None:
     """Core temperature of GPU ``device_id`` in °C, or None where NVML cannot tell."""
-    from green_mlflow.meters.nvml import load_nvml
+    from green_mlflow.meters.nvml import device_handle, load_nvml
 
     try:
         lib = load_nvml(nvml)
-        handle = lib.nvmlDeviceGetHandleByIndex(device_id)
+        handle = device_handle(lib, device_id)
         return float(lib.nvmlDeviceGetTemperature(handle, getattr(lib, "NVML_TEMPERATURE_GPU", 0)))
     except Exception:
         return None

@@ -36,8 +36,19 @@ def reap_dead_runs_of(store: Store) -> None:
         print(f"marked {len(reaped)} run(s) KILLED that a dead process had left RUNNING: {', '.join(reaped)}")
 
 
-def close_sweep(folder: Path) -> int:
-    """Print the summary, close the parent run; return the number of jobs that did not finish."""
+def write_comparison(parent: dict, folder: Path) -> None:
+    """The comparison report (green_mlflow.report) as the parent run's artifact; a failure is only a warning."""
+    try:
+        from green_mlflow.report import write_report
+
+        html = write_report(parent["tracking_uri"], parent["run_id"], out=folder / "comparison.html")
+        print(f"comparison report: {html} (and artifact report/ of the parent run)", flush=True)
+    except Exception as err:  # the measurements are logged already; a report problem must not fail the sweep
+        print(f"warning: the comparison report could not be written: {type(err).__name__}: {err}", flush=True)
+
+
+def close_sweep(folder: Path, report: bool = True) -> int:
+    """Print the summary, write the comparison report, close the parent run; return how many jobs did not finish."""
     parent = read_parent(folder)
     rows = read_ledger(folder)
     failed = sum(1 for r in rows if r["status"] not in OK_STATUSES)
@@ -47,6 +58,8 @@ def close_sweep(folder: Path) -> int:
         for run_id, (metrics, tags) in break_even_for_sweep(rows).items():
             runs.log_values(store, run_id, metrics, tags)
         runs.log_file(store, parent["run_id"], folder / LEDGER, "summary")
+        if report and rows:
+            write_comparison(parent, folder)
         status = "FINISHED" if failed == 0 and rows else "FAILED"
         runs.log_values(
             store,
@@ -127,7 +140,11 @@ class SweepRunCallback(Callback):
         reap_dead_runs_of(store)
         run_id = open_parent(store, folder, f"sweep {folder.name}", redact_overrides(list(config.hydra.overrides.task)))
         print(f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({redact(store.uri)})", flush=True)
-        measure_idle(store, run_id, folder, config)
+        launcher = str(config.hydra.launcher.get("_target_", ""))
+        if "Slurm" in launcher:  # jobs run on other nodes: the submitting host's idle belongs to none of them
+            runs.log_values(store, run_id, {}, {"idle.status": "per node: each node's first job measures its idle"})
+        else:
+            measure_idle(store, run_id, folder, config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        close_sweep(Path(str(config.hydra.sweep.dir)).resolve())
+        close_sweep(Path(str(config.hydra.sweep.dir)).resolve(), bool(config.report))

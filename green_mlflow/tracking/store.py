@@ -9,14 +9,26 @@ store of its own). The experiment: ``tracking.experiment_name`` > ``$MLFLOW_EXPE
 from __future__ import annotations
 
 import os
+import socket
+import tempfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 DEFAULT_EXPERIMENT = "green_mlflow"
 SQLITE = "sqlite:///"
+SQLITE_HEADER = b"SQLite format 3\x00"
+# MLflow's client retries an unreachable server for minutes; a server that does not accept a
+# connection within this many seconds is reported as down instead
+CONNECT_TIMEOUT_S = 3.0
+WHAT_TO_DO = (
+    "set tracking.uri=... (or $MLFLOW_TRACKING_URI) to a store that works, "
+    "e.g. sqlite:////absolute/path/mlflow.db or http://host:5000 of a running `mlflow server`"
+)
 
 
 class TrackingError(RuntimeError):
@@ -62,21 +74,80 @@ class Store:
         return f"open {redact(self.uri)} in a browser"
 
 
+def _scrub(text: str, uri: str) -> str:
+    """``text`` (an error from MLflow or a driver) without the credentials ``uri`` may carry."""
+    text = text.replace(uri, redact(uri))
+    password = urlsplit(uri).password
+    return text.replace(password, "***") if password else text
+
+
+def _check_sqlite(uri: str) -> None:
+    """Fail now, saying why, where MLflow would retry for minutes on a database file it cannot open."""
+    db = Path(uri[len(SQLITE) :].split("?", 1)[0])
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=db.parent):  # SQLite writes its journal next to the database
+            pass
+    except OSError as err:
+        raise TrackingError(
+            f"the SQLite store {uri} cannot be written: the folder {db.parent} cannot be created or written to "
+            f"({err.strerror or err}); {WHAT_TO_DO}"
+        ) from err
+    if not db.exists():
+        return
+    try:
+        with open(db, "rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except OSError as err:
+        raise TrackingError(f"the SQLite store {uri} cannot be read ({err.strerror or err}); {WHAT_TO_DO}") from err
+    if header and header != SQLITE_HEADER:  # an empty file is a new database to SQLite
+        raise TrackingError(
+            f"the SQLite store {uri} is not an SQLite database: {db} holds something else; {WHAT_TO_DO}"
+        )
+
+
+def _check_server(uri: str) -> None:
+    """A tracking server that is down, or a host that does not exist, fails here within seconds."""
+    parts = urlsplit(uri)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as err:
+        raise TrackingError(f"the tracking URI {redact(uri)} is malformed ({err}); {WHAT_TO_DO}") from err
+    host = parts.hostname
+    if not host:
+        raise TrackingError(f"the tracking URI {redact(uri)} names no host; {WHAT_TO_DO}")
+    if urllib.request.getproxies().get(parts.scheme) and not urllib.request.proxy_bypass(host):
+        return  # reached through a proxy: only the request itself can tell
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as err:
+        reason = f"no answer within {CONNECT_TIMEOUT_S:g} s" if isinstance(err, TimeoutError) else err.strerror or err
+        raise TrackingError(
+            f"the tracking server {redact(uri)} cannot be reached ({host}:{port}: {reason}): "
+            f"is `mlflow server` running there? Start it, or {WHAT_TO_DO}"
+        ) from err
+
+
 def open_store(uri: str | None, experiment_name: str | None, cwd: Path | None = None) -> Store:
-    """Resolve the URI and experiment (created if missing) and check that the store answers."""
+    """Resolve the URI and experiment (created if missing) and check that the store answers.
+
+    Raises TrackingError, whose message names the URI (without credentials), what went wrong and
+    what to do, within seconds: a file that cannot be written and a server that is down are found
+    before MLflow's client, which retries such stores for minutes.
+    """
     cwd = cwd or Path.cwd()
     uri = absolute_uri(uri or os.environ.get("MLFLOW_TRACKING_URI") or f"{SQLITE}mlflow.db", cwd)
     name = experiment_name or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     artifact_location = None
     if uri.startswith(SQLITE):
-        db = Path(uri[len(SQLITE) :])
-        try:
-            db.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise TrackingError(f"cannot create the folder for the SQLite store {uri}: {err}") from err
-        artifact_location = (db.parent / "mlartifacts").as_uri()
-    client = MlflowClient(tracking_uri=uri)
+        _check_sqlite(uri)
+        artifact_location = (Path(uri[len(SQLITE) :].split("?", 1)[0]).parent / "mlartifacts").as_uri()
+    elif urlsplit(uri).scheme in ("http", "https"):
+        _check_server(uri)
+        if urlsplit(uri).password:  # else MLflow prints each ended run's URL to stdout, password included
+            os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     try:
+        client = MlflowClient(tracking_uri=uri)
         if not name and os.environ.get("MLFLOW_EXPERIMENT_ID"):
             name = client.get_experiment(os.environ["MLFLOW_EXPERIMENT_ID"]).name
         name = name or DEFAULT_EXPERIMENT
@@ -92,7 +163,14 @@ def open_store(uri: str | None, experiment_name: str | None, cwd: Path | None = 
         else:
             experiment_id = experiment.experiment_id
     except MlflowException as err:
-        raise TrackingError(f"the tracking store {redact(uri)} cannot be used: {err.message}") from err
+        raise TrackingError(_scrub(f"the tracking store {redact(uri)} cannot be used: {err.message}", uri)) from err
+    except ImportError as err:
+        raise TrackingError(
+            f"the tracking store {redact(uri)} needs the Python module '{err.name}', which is not installed: "
+            "install the database driver for this URI, or use another store"
+        ) from err
     except Exception as err:
-        raise TrackingError(f"the tracking store {redact(uri)} cannot be reached: {err}") from err
+        raise TrackingError(
+            _scrub(f"the tracking store {redact(uri)} cannot be reached: {type(err).__name__}: {err}", uri)
+        ) from err
     return Store(uri=uri, experiment_name=name, experiment_id=experiment_id, client=client)

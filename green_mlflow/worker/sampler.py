@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from green_mlflow.meters.nvml import other_gpu_processes
+from green_mlflow.meters.nvml import device_handle, other_gpu_processes
 
 COLUMNS = [
     "t_s",
@@ -41,7 +41,7 @@ class _Gpu:
 
         pynvml.nvmlInit()
         self.nvml = pynvml
-        self.handle = pynvml.nvmlDeviceGetHandleByIndex(device_id)
+        self.handle = device_handle(pynvml, device_id)
         self.own_pids = own_pids
         self.others: dict[int, float | None] = {}  # every other process seen, for the worker's contention check
         self.others_error: str | None = None
