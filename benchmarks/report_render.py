@@ -8,7 +8,8 @@ Each size gets its own SQLite store filled by ``green_mlflow.report.synthetic`` 
 utilisation trace), written once and not timed. Then, per repeat, the phases a page request or a report
 goes through are timed: **load** (search the runs, read the parent's ``summary/jobs.jsonl``), **analyse**
 (group, statistics, Holm, verdicts, Pareto, traces of the best and worst run per group), **html** (render
-the page) and **png** (the report's matplotlib figures, one per group). The page served by the
+the page) and **png** (the report's matplotlib figures, one per group); and the page's **repeat request**
+on a sweep that has ended, whose search (``report/cache.py``) fetches only runs that changed since the first. The page served by the
 ``mlflow.app`` plugin pays load + analyse + html; the offline report adds png and the artifact upload.
 Target: the page for 1,000 runs in ≤ 5 s on the 2-core development VM (median of the repeats).
 Results are merged into ``benchmarks/results/report_render.json`` under the run count.
@@ -27,7 +28,8 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from green_mlflow.report.analysis import analyse
-from green_mlflow.report.data import load
+from green_mlflow.report.cache import IncrementalSearch
+from green_mlflow.report.data import load, searcher
 from green_mlflow.report.figures import write_figures
 from green_mlflow.report.render import render
 from green_mlflow.report.synthetic import make_sweep, study
@@ -50,6 +52,13 @@ def time_once(client: MlflowClient, parent: str, folder: Path) -> dict[str, floa
     began = time.perf_counter()
     dataset = load(client, parent)
     phases["load_s"] = time.perf_counter() - began
+    # the server page's second request on a sweep that ended a while ago (the clock is moved an hour on,
+    # as the synthetic runs have just been written): its search fetches only runs that changed since the first
+    search = IncrementalSearch(searcher(client), clock=lambda: time.time() + 3600)
+    load(client, parent, search=search)
+    began = time.perf_counter()
+    render(analyse(load(client, parent, search=search)))
+    phases["page_repeat_s"] = time.perf_counter() - began
     began = time.perf_counter()
     view = analyse(dataset)
     phases["analyse_s"] = time.perf_counter() - began
@@ -82,12 +91,15 @@ def main() -> int:
         rows.append((runs, median))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True))
-    print("| runs | groups | load | analyse | html | page (load+analyse+html) | png figures | HTML size | store fill |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| runs | groups | load | analyse | html | page (load+analyse+html) | page, repeat request | png figures "
+        "| HTML size | store fill |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for runs, m in rows:
         print(
             f"| {runs} | {m['groups']:.0f} | {m['load_s']:.2f} s | {m['analyse_s']:.2f} s | {m['html_s']:.3f} s | "
-            f"**{m['page_s']:.2f} s** | {m['png_s']:.2f} s | {m['html_bytes'] / 1024:.0f} KiB | {m['fill_s']:.0f} s |"
+            f"**{m['page_s']:.2f} s** | {m['page_repeat_s']:.2f} s | {m['png_s']:.2f} s | {m['html_bytes'] / 1024:.0f} KiB | {m['fill_s']:.0f} s |"
         )
     largest, m = max(rows, key=lambda r: r[0])
     verdict = "PASS" if m["page_s"] <= PAGE_TARGET_S * max(1, largest / 1000) else "FAIL"

@@ -295,7 +295,7 @@ def analyse(dataset: Dataset, traces: bool = True) -> View:
         for group in groups:
             for _, run in group.trace_runs:
                 try:
-                    group.traces[run.run_id] = dataset.trace_loader(run.run_id)
+                    group.traces[run.run_id] = dataset.trace_loader(run)
                 except Exception as err:  # a trace that cannot be read is a gap, not a failed page
                     group.notes.append(f"traces of run {run.run_id} could not be read: {err}")
     not_finished = sorted((r for r in dataset.runs if not r.finished), key=lambda r: r.start_time_ms)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,8 @@ IDLE_PREFIX = "idle_"
 COVERS = re.compile(r"^energy\.total[a-z_]*\.covers$")
 
 ArtifactReader = Callable[[Run, str], "str | None"]
+Search = Callable[[str, str], Iterable[Run]]
+TraceLoader = Callable[["JobRun"], dict[str, list[tuple[float, float]]]]
 
 
 class ReportError(LookupError):
@@ -107,7 +109,7 @@ class Dataset:
     runs: list[JobRun]
     pruned: list[PrunedJob]
     warnings: list[str] = field(default_factory=list)
-    trace_loader: Callable[[str], dict[str, list[tuple[float, float]]]] | None = None
+    trace_loader: TraceLoader | None = None
 
 
 def _param(run: Run, key: str) -> str | None:
@@ -161,15 +163,19 @@ def sweep_from_run(run: Run) -> Sweep:
     )
 
 
-def _search(client: MlflowClient, experiment_id: str, filter_string: str) -> Iterator[Run]:
-    """All runs matching the filter, page by page (a sweep can hold thousands)."""
-    token = None
-    while True:
-        page = client.search_runs([experiment_id], filter_string, max_results=PAGE_SIZE, page_token=token)
-        yield from page
-        token = page.token
-        if not token:
-            return
+def searcher(client: MlflowClient) -> Search:
+    """``search(experiment_id, filter_string)``: all matching runs, page by page (a sweep can hold thousands)."""
+
+    def search(experiment_id: str, filter_string: str) -> Iterator[Run]:
+        token = None
+        while True:
+            page = client.search_runs([experiment_id], filter_string, max_results=PAGE_SIZE, page_token=token)
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    return search
 
 
 def client_artifact_reader(client: MlflowClient) -> ArtifactReader:
@@ -209,14 +215,13 @@ def pruned_jobs(parent: Run, read_artifact: ArtifactReader, warnings: list[str])
     return pruned
 
 
-def trace_loader(client: MlflowClient) -> Callable[[str], dict[str, list[tuple[float, float]]]]:
+def trace_loader(client: MlflowClient) -> TraceLoader:
     """Load a run's ``trace_*`` step metrics on demand: (seconds since the first sample, value) per metric."""
 
-    def load(run_id: str) -> dict[str, list[tuple[float, float]]]:
-        run = client.get_run(run_id)
+    def load(run: JobRun) -> dict[str, list[tuple[float, float]]]:
         traces = {}
-        for key in sorted(k for k in run.data.metrics if k.startswith("trace_")):
-            history = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+        for key in sorted(k for k in run.metrics if k.startswith("trace_")):
+            history = sorted(client.get_metric_history(run.run_id, key), key=lambda m: (m.step, m.timestamp))
             if history:
                 t0 = history[0].timestamp
                 traces[key] = [((m.timestamp - t0) / 1000.0, m.value) for m in history]
@@ -247,24 +252,32 @@ def _unknown(client: MlflowClient, target: str) -> ReportError:
     )
 
 
-def load(client: MlflowClient, target: str, read_artifact: ArtifactReader | None = None) -> Dataset:
-    """Load an experiment (by name or id: all its sweeps) or one sweep (by its parent run id)."""
+def load(
+    client: MlflowClient, target: str, read_artifact: ArtifactReader | None = None, search: Search | None = None
+) -> Dataset:
+    """Load an experiment (by name or id: all its sweeps) or one sweep (by its parent run id).
+
+    ``read_artifact`` and ``search`` default to the client's; the server passes its own (``plugin.py``).
+    """
     target = target.strip()
     read_artifact = read_artifact or client_artifact_reader(client)
     experiment = _experiment(client, target)
     if experiment is not None:
-        return load_experiment(client, experiment.experiment_id, read_artifact)
+        return load_experiment(client, experiment.experiment_id, read_artifact, search)
     if RUN_ID.match(target):
-        return load_sweep(client, target, read_artifact)
+        return load_sweep(client, target, read_artifact, search)
     raise _unknown(client, target)
 
 
-def load_experiment(client: MlflowClient, experiment_id: str, read_artifact: ArtifactReader) -> Dataset:
+def load_experiment(
+    client: MlflowClient, experiment_id: str, read_artifact: ArtifactReader, search: Search | None = None
+) -> Dataset:
     """Every sweep and job run of an experiment."""
+    search = search or searcher(client)
     experiment = client.get_experiment(experiment_id)
     warnings: list[str] = []
-    parents = list(_search(client, experiment_id, "tags.`green.kind` = 'sweep'"))
-    jobs = [job_from_run(r) for r in _search(client, experiment_id, "tags.`green.kind` = 'job'")]
+    parents = list(search(experiment_id, "tags.`green.kind` = 'sweep'"))
+    jobs = [job_from_run(r) for r in search(experiment_id, "tags.`green.kind` = 'job'")]
     pruned = [p for parent in parents for p in pruned_jobs(parent, read_artifact, warnings)]
     return Dataset(
         title=f"experiment {experiment.name}",
@@ -282,8 +295,11 @@ def _sweep_title(name: str) -> str:
     return name if name.startswith("sweep") else f"sweep {name}"  # the CLI names its parents "sweep <time>"
 
 
-def load_sweep(client: MlflowClient, parent_run_id: str, read_artifact: ArtifactReader) -> Dataset:
+def load_sweep(
+    client: MlflowClient, parent_run_id: str, read_artifact: ArtifactReader, search: Search | None = None
+) -> Dataset:
     """One sweep: its parent run, its child job runs and its pruned jobs."""
+    search = search or searcher(client)
     if not RUN_ID.match(parent_run_id):
         raise ReportError(f"{parent_run_id!r} is not a run id: expected 32 hexadecimal characters")
     try:
@@ -299,10 +315,8 @@ def load_sweep(client: MlflowClient, parent_run_id: str, read_artifact: Artifact
         )
     experiment = client.get_experiment(parent.info.experiment_id)
     warnings: list[str] = []
-    children = _search(
-        client,
-        parent.info.experiment_id,
-        f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`green.kind` = 'job'",
+    children = search(
+        parent.info.experiment_id, f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`green.kind` = 'job'"
     )
     return Dataset(
         title=_sweep_title(parent.info.run_name or parent_run_id),

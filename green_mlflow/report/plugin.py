@@ -28,26 +28,32 @@ from mlflow.server.handlers import _add_static_prefix
 from mlflow.tracking import MlflowClient
 
 from green_mlflow.report.analysis import analyse
-from green_mlflow.report.data import RUN_ID, JobRun, ReportError, client_artifact_reader, load
+from green_mlflow.report.cache import IncrementalSearch
+from green_mlflow.report.data import RUN_ID, JobRun, ReportError, client_artifact_reader, load, searcher
 from green_mlflow.report.render import CSP, CSS, render
 
 log = logging.getLogger(__name__)
 
 PAGE = "/green/compare"
-_clients: dict[str, MlflowClient] = {}
+_sources: dict[str, tuple[MlflowClient, IncrementalSearch]] = {}
 
 
-def server_client() -> MlflowClient:
-    """A client on the server's own backend store (one per worker process)."""
+def server_source() -> tuple[MlflowClient, IncrementalSearch]:
+    """A client on the server's own backend store and its remembering search (one per worker process)."""
     uri = os.environ.get(BACKEND_STORE_URI_ENV_VAR)
     if not uri:
         raise ReportError(
             f"this server does not say which store it serves (${BACKEND_STORE_URI_ENV_VAR} is unset): "
             "start it with `mlflow server --app-name green-mlflow --backend-store-uri <uri>`"
         )
-    if uri not in _clients:
-        _clients[uri] = MlflowClient(tracking_uri=uri)
-    return _clients[uri]
+    if uri not in _sources:
+        client = MlflowClient(tracking_uri=uri)
+        _sources[uri] = (client, IncrementalSearch(searcher(client)))
+    return _sources[uri]
+
+
+def server_client() -> MlflowClient:
+    return server_source()[0]
 
 
 def read_artifact(run: Run, path: str) -> str | None:
@@ -120,8 +126,8 @@ def compare_page() -> Response:
     try:
         if parent is not None and not RUN_ID.match(parent):
             raise ReportError(f"parent={parent!r} is not a run id: give the 32-character id of a sweep's parent run")
-        client = server_client()
-        dataset = load(client, parent if parent is not None else experiment, read_artifact)
+        client, search = server_source()
+        dataset = load(client, parent if parent is not None else experiment, read_artifact, search)
     except ReportError as err:
         return _message("Nothing to compare", str(err), 404)
     view = analyse(dataset)
