@@ -40,7 +40,8 @@ def test_repeated_sweep_runs_shuffled_with_idle_on_parent_and_gross_and_net_on_c
     assert parent.tags["idle.gpu.method"] == "unavailable"
     assert {"summary", "report", "idle"} <= {a.path for a in client.list_artifacts(parents[0].info.run_id)}
     report_files = {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}
-    assert "report/comparison.html" in report_files and any(p.endswith(".png") for p in report_files)
+    figures = {a.path for a in client.list_artifacts(parents[0].info.run_id, "report/figures")}
+    assert "report/comparison.html" in report_files and any(p.endswith(".png") for p in figures), figures
 
     # the order the sweeper promised: each configuration 3 times, shuffled by hydra.sweeper.seed=0
     combinations = [
