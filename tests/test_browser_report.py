@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,34 +28,36 @@ NUMBER = r"\d+(\.\d+)?(e[+-]\d+)?"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> dict:
-    """One real sweep (experiment green_mlflow) and one hostile synthetic sweep in the same SQLite store."""
+def served(tmp_path_factory) -> dict:
+    """A real sweep (experiment green_mlflow) and a hostile synthetic sweep in one SQLite store, served by
+    ``mlflow server --app-name green-mlflow``. The server starts while the sweep runs: both take a while."""
     require_env("torch"), require_env("onnx")
     workdir = tmp_path_factory.mktemp("browser")
     uri = f"sqlite:///{workdir / 'store' / 'mlflow.db'}"
-    overrides = ["-m", "runtime=torch,onnx", "model=mobilenet_v2", "batch_size=1", "model.image_size=32"]
-    proc = run_cli([*overrides, *TINY_MEASURE, "measure.repetitions=2"], workdir, uri)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (workdir / "store").mkdir()
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("green_mlflow")
-    parent = client.search_runs([experiment.experiment_id], "tags.`green.kind` = 'sweep'")[0]
-    hostile = [
-        Job(
-            PAYLOAD, IMG, model=PAYLOAD, provider=SCRIPT, repetition=i, energy_j=1.0 + i / 10, run_name=PAYLOAD,
-            trace_steps=5, extra_tags={"energy.gpu.detail": PAYLOAD, "energy.gpu.idle": PAYLOAD},
-        )
-        for i in range(2)
-    ]  # fmt: skip
-    hostile.append(Job("torch", "eager", model=PAYLOAD, provider=SCRIPT, energy_j=2.0, run_name=PAYLOAD, trace_steps=5))
-    hostile.append(Job("torch", "eager", model=PAYLOAD, status="FAILED", reason=PAYLOAD, run_name=PAYLOAD))
-    xss_parent = make_sweep(client, f"xss {PAYLOAD}", hostile, pruned=[(PAYLOAD, PAYLOAD)], name=PAYLOAD)
-    return {"uri": uri, "workdir": workdir, "client": client, "parent": parent, "xss_parent": xss_parent}
-
-
-@pytest.fixture(scope="module")
-def server(store) -> str:
-    with mlflow_server(store["uri"], store["workdir"]) as base:
-        yield base
+    client.search_experiments()  # creates the tables once, before two processes open the store
+    overrides = ["-m", "runtime=torch,onnx", "model=mobilenet_v2", "batch_size=1", "model.image_size=32"]
+    with ThreadPoolExecutor(1) as pool:
+        sweep = pool.submit(run_cli, [*overrides, *TINY_MEASURE, "measure.repetitions=2"], workdir, uri)
+        with mlflow_server(uri, workdir) as base:
+            proc = sweep.result()
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+            experiment = client.get_experiment_by_name("green_mlflow")
+            parent = client.search_runs([experiment.experiment_id], "tags.`green.kind` = 'sweep'")[0]
+            hostile = [
+                Job(
+                    PAYLOAD, IMG, model=PAYLOAD, provider=SCRIPT, repetition=i, energy_j=1.0 + i / 10,
+                    run_name=PAYLOAD, trace_steps=5, extra_tags={"energy.gpu.detail": PAYLOAD, "energy.gpu.idle": PAYLOAD},
+                )
+                for i in range(2)
+            ]  # fmt: skip
+            hostile.append(
+                Job("torch", "eager", model=PAYLOAD, provider=SCRIPT, energy_j=2.0, run_name=PAYLOAD, trace_steps=5)
+            )
+            hostile.append(Job("torch", "eager", model=PAYLOAD, status="FAILED", reason=PAYLOAD, run_name=PAYLOAD))
+            xss_parent = make_sweep(client, f"xss {PAYLOAD}", hostile, pruned=[(PAYLOAD, PAYLOAD)], name=PAYLOAD)
+            yield {"uri": uri, "client": client, "parent": parent, "xss_parent": xss_parent, "base": base}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +94,8 @@ def assert_charts_drawn(driver, at_least: int) -> None:
     assert all(w > 100 and h > 50 and shapes > 0 for w, h, shapes in sizes), sizes
 
 
-def test_page_in_the_mlflow_server_shows_the_runtimes_and_their_numbers(store, server, browser, tmp_path):
+def test_page_in_the_mlflow_server_shows_the_runtimes_and_their_numbers(served, browser, tmp_path):
+    store, server = served, served["base"]
     browser.get(f"{server}/green/compare?experiment=green_mlflow")
     assert "Which runtime?" in browser.find_element("tag name", "h1").text
     rows = series_rows(browser)
@@ -120,7 +124,8 @@ def test_page_in_the_mlflow_server_shows_the_runtimes_and_their_numbers(store, s
         assert ui.status == 200 and "<title>MLflow</title>" in ui.read().decode(), "MLflow's own UI is still served"
 
 
-def test_offline_report_draws_its_charts_with_the_network_off(store, server, browser, tmp_path):
+def test_offline_report_draws_its_charts_with_the_network_off(served, browser, tmp_path):
+    store, server = served, served["base"]
     parent = store["parent"].info.run_id
     path = report(store, parent, tmp_path / "report.html")
     query = urllib.parse.urlencode({"path": "report/comparison.html", "run_uuid": parent})
@@ -158,7 +163,8 @@ def assert_payloads_are_text(browser) -> None:
     assert any(PAYLOAD in t for t in titles), "an attribute keeps the payload as text"
 
 
-def test_run_strings_with_script_payloads_render_as_text_in_page_and_report(store, server, browser, tmp_path):
+def test_run_strings_with_script_payloads_render_as_text_in_page_and_report(served, browser, tmp_path):
+    store, server = served, served["base"]
     browser.get(f"{server}/green/compare?parent={store['xss_parent']}")
     assert_payloads_are_text(browser)
     save_screenshot(browser, tmp_path / "xss_page.png")
