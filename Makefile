@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SWEEP ?= -m runtime=torch,tf,mxnet,onnx model=mobilenet_v2
 
-.PHONY: setup envs browser run test lint clean
+.PHONY: setup envs browser postgres run test lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,14 @@ browser:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; \
 	fi
 
-test: setup browser
+# The tracking-server tests start a throw-away PostgreSQL from Debian's postgresql package (tests/test_server.py).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; \
+	fi
+
+test: setup browser postgres
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
