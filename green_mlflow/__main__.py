@@ -14,6 +14,31 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
+GROUPS = ("runtime", "model", "provider", "mode", "measure", "tracking")
+
+
+def unreportable_override(args: list[str]) -> str | None:
+    """What is wrong with an override Hydra would answer with a raw traceback (``model=1``, ``runtime=null``, ``=1``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    for arg in args:
+        if arg.startswith("-"):
+            continue
+        try:
+            override = parser.parse_override(arg)
+        except HydraException:
+            continue  # Hydra reports a malformed override itself, briefly
+        key = override.key_or_group
+        if not key:
+            return f"{arg} has no key: write key=value, e.g. batch_size=64"
+        if (key in GROUPS or "/" in key) and not override.is_delete() and not override.is_sweep_override():
+            if not isinstance(override.value(), str):
+                return f"{arg}: {key} takes the name of one of its options (python -m green_mlflow --help lists them)"
+    return None
+
+
 def run() -> int:
     from green_mlflow.app import main
     from green_mlflow.tracking import runs
@@ -21,6 +46,10 @@ def run() -> int:
     from green_mlflow.tracking.store import open_store
     from green_mlflow.tracking.summary import read_parent
 
+    problem = unreportable_override(sys.argv[1:])
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     interrupted: KeyboardInterrupt | None = None
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from green_mlflow.baseline import idle_baseline
 from green_mlflow.config import register_schemas
@@ -29,7 +29,7 @@ CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
 def _label(hc) -> str:
-    return redact_overrides(list(hc.overrides.task)) or "(defaults)"
+    return redact_overrides(OmegaConf.to_container(hc.overrides.task)) or "(defaults)"
 
 
 def _already_finished(store, cfg: DictConfig, job, folder: Path | None) -> bool:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
+from green_mlflow.config.schema import GreenConfig
 from green_mlflow.runtimes.modes import DEFAULT_MODE, MODES
 
 PROVIDERS = {
@@ -95,8 +98,23 @@ def _allowed(what: str, value: object, allowed: tuple, context: str) -> None:
         raise PlanError(f"{what}={value} is not available {context}; allowed: {', '.join(map(str, allowed))}")
 
 
+def _check_settings(cfg: DictConfig) -> None:
+    """Every value resolves, and every key is the schema's (``+key=value`` passes Hydra's own check)."""
+    try:
+        OmegaConf.merge(
+            OmegaConf.structured(GreenConfig), OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        )
+    except ConfigKeyError as err:
+        raise PlanError(
+            f"{err.full_key} is not a setting of green_mlflow; `python -m green_mlflow --cfg job` lists them"
+        ) from err
+    except OmegaConfBaseException as err:
+        raise PlanError(f"{err.full_key} has no usable value: {err.msg}") from err
+
+
 def plan_job(cfg: DictConfig) -> Job:
     """Validate ``cfg`` and return the job, or raise PlanError explaining the problem."""
+    _check_settings(cfg)
     runtime = cfg.runtime.name
     _allowed("runtime", runtime, tuple(PROVIDERS), "")
     provider = cfg.provider.name
@@ -121,6 +139,9 @@ def plan_job(cfg: DictConfig) -> Job:
     if cfg.provider.device_id < 0:
         raise PlanError(f"provider.device_id={cfg.provider.device_id} must be zero or positive")
     measure = OmegaConf.to_container(cfg.measure, resolve=True)
+    for key, value in measure.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PlanError(f"measure.{key}={value} must be a finite number")
     for key in ("warmup_min_iterations", "windows", "window_min_iterations"):
         if measure[key] < 1:
             raise PlanError(f"measure.{key}={measure[key]} must be at least 1")

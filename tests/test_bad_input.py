@@ -587,13 +587,13 @@ def test_a_valid_command_line_reaches_the_tripwire(own_store: Path, tmp_path: Pa
     assert outcome.started in MEASUREMENT_ENTRY_POINTS, outcome
 
 
-# -- refused only after a fix elsewhere ----------------------------------------------------------------------
+# -- cases that once passed through (each names the fix that made it a short error) ----------------------------------------------------------------------
 
 SCHEMA = "plan.py: refuse keys that are not in the schema (`+key=value` gets past Hydra's struct check)"
 GROUP_VALUE = "__main__.py: refuse a config group given null, a number or a bool before Hydra sees it"
 NOT_FINITE = "plan.py: refuse measure settings that are not finite (every comparison with nan is false)"
 UNRESOLVED = "plan.py: turn omegaconf's missing-value and interpolation errors into PlanError"
-# name -> (the defect, the fix it waits for); once fixed, drop the name here and draw it in bad_input()
+# name -> (the defect, the fix that refuses it)
 AWAITING_FIX = {
     "plus_unknown_key": (Bad(("+nonsense=1",), ("nonsense",), "unknown key"), SCHEMA),
     "plus_unknown_nested_key": (Bad(("+runtime.foo=1",), ("runtime.foo",), "unknown key"), SCHEMA),
@@ -618,8 +618,8 @@ AWAITING_FIX = {
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=f"needs fix in {needs}"))
-        for name, (_, needs) in AWAITING_FIX.items()
+        pytest.param(name, id=name)
+        for name in AWAITING_FIX
     ],
 )
 def test_input_awaiting_a_fix_ends_in_a_short_error(name: str, own_store: Path, tmp_path: Path, capfd):
@@ -629,11 +629,6 @@ def test_input_awaiting_a_fix_ends_in_a_short_error(name: str, own_store: Path, 
     assert_refused_cleanly(outcome, (bad,), before, snapshot(own_store))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs fix in callback.py: on_multirun_start opens the parent run and measures idle power before "
-    "the sweeper composes the jobs; check that every job's overrides compose first",
-)
 def test_sweep_with_an_unknown_option_exits_non_zero_and_creates_no_run(own_store: Path, tmp_path: Path, capfd):
     before = snapshot(own_store)
     outcome = run_in_process(["-m", "runtime=torch,jax"], tmp_path, f"sqlite:///{own_store}", capfd)
@@ -641,11 +636,6 @@ def test_sweep_with_an_unknown_option_exits_non_zero_and_creates_no_run(own_stor
     assert_refused_cleanly(outcome, (bad,), before, snapshot(own_store))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs fix in callback.py: on_multirun_start creates the parent run before the sweep folder, "
-    "and prints a traceback when the folder cannot be created",
-)
 def test_sweep_into_an_unwritable_folder_exits_non_zero_and_creates_no_run(own_store: Path, tmp_path: Path, capfd):
     before = snapshot(own_store)
     args = ["-m", "hydra.sweep.dir=/proc/nope", "runtime=torch,onnx", "measure=quick"]
@@ -654,11 +644,6 @@ def test_sweep_into_an_unwritable_folder_exits_non_zero_and_creates_no_run(own_s
     assert_refused_cleanly(outcome, (bad,), before, snapshot(own_store))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs fix in hydra_plugins/green_mlflow_sweeper/green_sweeper.py: _repetitions raises ValueError "
-    "(a traceback) for measure.repetitions < 1; one job instead lets the plan prune it with its reason",
-)
 def test_sweep_with_zero_repetitions_prunes_its_jobs_with_the_reason(own_store: Path, tmp_path: Path, capfd):
     # a pruned sweep keeps its parent run (documented) and its idle step: only workers are tripwired here
     known = {run[0] for run in snapshot(own_store)[1]}

@@ -16,6 +16,8 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
 
+from green_mlflow.plan import MAX_REPETITIONS
+
 
 @dataclass
 class GreenSweeperConf:
@@ -57,9 +59,8 @@ class GreenSweeper(BasicSweeper):
     def _repetitions(self, combination: list[str]) -> int:
         config = self.hydra_context.config_loader.load_sweep_config(self.config, list(combination))
         count = config.measure.get("repetitions", 1)
-        if not isinstance(count, int) or count < 1:
-            raise ValueError(f"measure.repetitions={count} must be a whole number of at least 1")
-        return count
+        # out of range: one job, which the plan prunes with its reason (never 10^5 jobs to prune one by one)
+        return count if isinstance(count, int) and 1 <= count <= MAX_REPETITIONS else 1
 
     def split_arguments(self, overrides: list[Override], max_batch_size: int | None) -> list[list[list[str]]]:
         (combinations,) = BasicSweeper.split_arguments(overrides, None)
