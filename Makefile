@@ -39,7 +39,7 @@ test: setup browser postgres
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check green_mlflow tests benchmarks entrypoints
+	$(PY) -m ruff check green_mlflow hydra_plugins tests benchmarks entrypoints
 
 clean:
 	rm -rf $(VENV) .envs outputs multirun

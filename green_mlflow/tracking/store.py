@@ -9,6 +9,7 @@ store of its own). The experiment: ``tracking.experiment_name`` > ``$MLFLOW_EXPE
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tempfile
 import urllib.request
@@ -50,6 +51,14 @@ def redact(uri: str) -> str:
         scheme, rest = uri.split("://", 1)
         return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     return uri
+
+
+CREDENTIALS_IN_URI = re.compile(r"(\\?://)[^\s/@]+@")  # also Hydra's escaped form: http\://user\:pw@host
+
+
+def redact_text(text: str) -> str:
+    """Any ``scheme://user:password@`` inside free text (a log line) with the credentials removed."""
+    return CREDENTIALS_IN_URI.sub(r"\1***@", text)
 
 
 def redact_overrides(overrides: list[str]) -> str:

@@ -65,8 +65,12 @@ def table(rows: list[dict]) -> str:
 
 
 def write_parent(folder: Path, payload: dict) -> None:
+    """The parent run's id and store for the sweep's jobs; owner-only, as the URI may hold credentials."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / PARENT).write_text(json.dumps(payload))
+    path = folder / PARENT
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps(payload))
 
 
 def read_parent(folder: Path) -> dict | None:
