@@ -617,10 +617,7 @@ AWAITING_FIX = {
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(name, id=name)
-        for name in AWAITING_FIX
-    ],
+    [pytest.param(name, id=name) for name in AWAITING_FIX],
 )
 def test_input_awaiting_a_fix_ends_in_a_short_error(name: str, own_store: Path, tmp_path: Path, capfd):
     bad, _ = AWAITING_FIX[name]
