@@ -25,7 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from green_mlflow.meters.nvml import integrate_power_j  # noqa: E402
+from green_mlflow.meters.base import MeterError, Trace  # noqa: E402
+from green_mlflow.meters.nvml import NvmlPolledMeter  # noqa: E402
 from green_mlflow.worker import launch  # noqa: E402
 from green_mlflow.worker.sampler import read_trace  # noqa: E402
 
@@ -85,21 +86,17 @@ def cross_check(result: dict) -> list[dict]:
     gpu = result["energy"].get("gpu", {})
     if gpu.get("method") != "counter":
         return []
-    trace = read_trace(Path(result["traces"]["utilisation"]))
+    trace = Trace(read_trace(Path(result["traces"]["utilisation"])))
+    polled = NvmlPolledMeter(0, "cross-check")  # the product's own integration of the sampler's power trace
     rows = []
     for window, counter_j in zip(result["windows"], gpu["window_energy_j"]):
-        pairs = [
-            (t, p)
-            for t, p in zip(trace["t_s"], trace["gpu_power_w"])
-            if p is not None and window["start_s"] <= t <= window["end_s"]
-        ]
-        if counter_j is None or len(pairs) < 2:
-            rows.append({"counter_j": counter_j, "polled_j": None, "ratio": None, "polls": len(pairs)})
-            continue
-        times, power = [t for t, _ in pairs], [p for _, p in pairs]
-        span = window["end_s"] - window["start_s"]
-        polled_j = integrate_power_j(times, power) * span / (times[-1] - times[0])
-        rows.append({"counter_j": counter_j, "polled_j": polled_j, "ratio": polled_j / counter_j, "polls": len(pairs)})
+        polls = len(trace.between("gpu_power_w", window["start_s"], window["end_s"])[0])
+        try:
+            polled_j = polled.energy_j(window["start_s"], window["end_s"], trace) if counter_j is not None else None
+        except MeterError:  # too few polls in the window to integrate
+            polled_j = None
+        ratio = polled_j / counter_j if polled_j is not None else None
+        rows.append({"counter_j": counter_j, "polled_j": polled_j, "ratio": ratio, "polls": polls})
     return rows
 
 

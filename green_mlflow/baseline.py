@@ -13,11 +13,10 @@ import socket
 import sys
 from pathlib import Path
 
+from green_mlflow.meters.base import MEASURED
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import Store
 from green_mlflow.worker.launch import run_module
-
-MEASURED = ("counter", "polled")
 
 
 def idle_path(folder: Path, device_id: int) -> Path:

@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from green_mlflow.convert import ensure_onnx
 from green_mlflow.envs import interpreter_for
+from green_mlflow.meters.base import MEASURED
 from green_mlflow.plan import Job
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.metrics import (
@@ -94,7 +95,7 @@ def run_job(
     row.update(status=status, reason=reason)
     data = store.client.get_run(run_id).data
     row.update(ledger_values(job, data.metrics))
-    measured = {data.tags.get(f"energy.{d}.method") for d in ("gpu", "cpu", "dram")} & {"counter", "polled"}
+    measured = {data.tags.get(f"energy.{d}.method") for d in ("gpu", "cpu", "dram")} & set(MEASURED)
     row["energy_method"] = "+".join(sorted(measured))
     progress(f"{status}{': ' + reason if reason else ''}")
     return row

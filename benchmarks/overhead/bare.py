@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def stopping_loop(step: Callable[[], object], min_iterations: int, min_s: float)
     return latencies
 
 
-class Bare:
+class Bare(ABC):
     """One runtime's bare loop. Subclasses build the model and return its timed step."""
 
     def __init__(self, model_cfg: dict, batch_size: int, seed: int, mode: str, reuse: bool = False):
@@ -63,8 +64,9 @@ class Bare:
         self.build_s = time.monotonic() - began
         self.fresh = True  # built and not yet run: the first round uses it
 
+    @abstractmethod
     def make_step(self) -> Callable[[], object]:
-        raise NotImplementedError
+        """Build the model and return one synchronised inference step (each runtime's subclass)."""
 
     def context(self) -> contextlib.AbstractContextManager:
         """Entered once around all the loops of a round."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 METHODS = ("counter", "polled", "estimated", "unavailable")
+MEASURED = ("counter", "polled")  # methods that are measurements; "estimated" never counts as one
 
 
 class MeterError(RuntimeError):

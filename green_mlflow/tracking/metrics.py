@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-MEASURED = ("counter", "polled")
+from green_mlflow.meters.base import MEASURED
 
 
 def flatten_params(config: dict) -> dict[str, str]:

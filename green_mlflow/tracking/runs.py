@@ -18,6 +18,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.utils.time import get_current_time_millis
 
 from green_mlflow import __version__
+from green_mlflow.meters.base import MEASURED
 from green_mlflow.tracking.store import Store
 
 BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch
@@ -82,7 +83,7 @@ def log_steps(store: Store, run_id: str, result: dict, trace: dict[str, list]) -
         metrics.append(Metric("window_latency_p50_ms", window["latency_p50_ms"], now, index))
         metrics.append(Metric("window_throughput_samples_per_s", window["samples"] / window["duration_s"], now, index))
     for domain, entry in result["energy"].items():
-        suffix = "" if entry["method"] in ("counter", "polled") else "_estimated"
+        suffix = "" if entry["method"] in MEASURED else "_estimated"
         for index, (window, energy_j) in enumerate(zip(result["windows"], entry.get("window_energy_j", []))):
             if energy_j is not None:
                 metrics.append(

@@ -23,7 +23,7 @@ from green_mlflow.runtimes import load_session
 from green_mlflow.worker.cooldown import cool_down
 from green_mlflow.worker.host import host_facts
 from green_mlflow.worker.protocol import measure_span, run_protocol
-from green_mlflow.worker.sampler import SamplerProcess, processes_path, read_trace
+from green_mlflow.worker.sampler import SamplerProcess, processes_path, read_trace, sampler_settings
 from green_mlflow.worker.stats import LatencyStats
 from green_mlflow.worker.summary import summarise_contention, summarise_energy, summarise_utilisation
 
@@ -39,11 +39,8 @@ def measure_job(spec: dict, progress=_progress) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     device_id = int(spec.get("device_id", 0))
     meters, unavailable = discover_meters(device_id=device_id, cpu_tdp_w=measure.get("cpu_tdp_w"))
-    intervals = [float(measure["sample_interval_s"])]
-    intervals += [m.needs_power_trace_interval_s for m in meters if m.needs_power_trace_interval_s]
-    interval_s = min(intervals)
-    gpu_in_trace = any(m.domain == "gpu" for m in meters)
-    gpu_id = device_id if gpu_in_trace else None
+    interval_s, gpu_id = sampler_settings(meters, measure["sample_interval_s"], device_id)
+    gpu_in_trace = gpu_id is not None
     rest = cool_down(
         float(measure.get("cooldown_s", 0.0)),
         measure.get("cooldown_within_c"),

@@ -19,7 +19,7 @@ from green_mlflow.meters import Trace, discover_meters
 from green_mlflow.meters.nvml import gpu_facts
 from green_mlflow.worker.host import host_facts
 from green_mlflow.worker.protocol import measure_span
-from green_mlflow.worker.sampler import SamplerProcess, read_trace
+from green_mlflow.worker.sampler import SamplerProcess, read_trace, sampler_settings
 from green_mlflow.worker.summary import phase_energy
 
 
@@ -30,10 +30,8 @@ def measure_idle(spec: dict, sleep=time.sleep) -> dict:
     device_id = int(spec.get("device_id", 0))
     duration_s = float(spec["duration_s"])
     meters, unavailable = discover_meters(device_id=device_id, cpu_tdp_w=spec.get("cpu_tdp_w"))
-    intervals = [float(spec.get("sample_interval_s", 0.1))]
-    intervals += [m.needs_power_trace_interval_s for m in meters if m.needs_power_trace_interval_s]
-    gpu_in_trace = any(m.domain == "gpu" for m in meters)
-    sampler = SamplerProcess(min(intervals), out_dir / "idle_trace.csv", device_id if gpu_in_trace else None)
+    interval_s, gpu_id = sampler_settings(meters, spec.get("sample_interval_s", 0.1), device_id)
+    sampler = SamplerProcess(interval_s, out_dir / "idle_trace.csv", gpu_id)
     try:
         phase, _ = measure_span("idle", meters, lambda: sleep(duration_s))
     finally:
@@ -59,7 +57,7 @@ def measure_idle(spec: dict, sleep=time.sleep) -> dict:
         "gpu_temp_c": fmean(temps) if temps else None,
         "device_id": device_id,
         "host": host_facts(),
-        "gpu": gpu_facts(device_id) if gpu_in_trace else {},
+        "gpu": gpu_facts(device_id) if gpu_id is not None else {},
         "measured_at": time.time(),
     }
 

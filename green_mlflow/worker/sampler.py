@@ -126,6 +126,13 @@ def read_trace(path: Path) -> dict[str, list[float | None]]:
     return columns
 
 
+def sampler_settings(meters: list, interval_s: float, device_id: int) -> tuple[float, int | None]:
+    """The sampling interval (the finest any polled meter needs) and the GPU to sample (only with a GPU meter)."""
+    intervals = [float(interval_s)] + [m.needs_power_trace_interval_s for m in meters if m.needs_power_trace_interval_s]
+    gpu_id = device_id if any(m.domain == "gpu" for m in meters) else None
+    return min(intervals), gpu_id
+
+
 class SamplerProcess:
     """Start the sampler beside the current process; ``stop()`` ends it and returns the trace path."""
 
