@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.server_fixtures import free_port
 
 CHROMIUM = Path(os.environ.get("GREEN_MLFLOW_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("GREEN_MLFLOW_CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -37,12 +38,6 @@ CHROMIUM_ARGS = (
     "--disable-dev-shm-usage",
     "--window-size=1280,1600",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

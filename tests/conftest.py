@@ -68,16 +68,21 @@ def require_env(name: str) -> str:
     return str(env_python(name))
 
 
-def run_cli(args: list[str], cwd: Path, uri: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run ``python -m green_mlflow`` for real, in its own process, against ``uri``."""
+def cli_env(cwd: Path, uri: str) -> dict[str, str]:
+    """The environment of a CLI process under test: its store, its own ONNX cache, the default experiment."""
     env = dict(
         os.environ, MLFLOW_TRACKING_URI=uri, PYTHONUNBUFFERED="1", GREEN_MLFLOW_CACHE_DIR=str(cwd / "onnx-cache")
     )
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
+    return env
+
+
+def run_cli(args: list[str], cwd: Path, uri: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run ``python -m green_mlflow`` for real, in its own process, against ``uri``."""
     return subprocess.run(
         [sys.executable, "-m", "green_mlflow", *args],
         cwd=cwd,
-        env=env,
+        env=cli_env(cwd, uri),
         capture_output=True,
         text=True,
         timeout=timeout,

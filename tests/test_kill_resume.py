@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import open_store
-from tests.conftest import TINY_MEASURE, require_env, run_cli
+from tests.conftest import TINY_MEASURE, cli_env, require_env, run_cli
 
 SWEEP = ["-m", "runtime=torch,onnx", "model=mobilenet_v2", "batch_size=1,2", *TINY_MEASURE, "model.image_size=32"]
 
@@ -33,12 +33,10 @@ def _children(uri: str):
 
 
 def _start(args: list[str], cwd: Path, uri: str) -> subprocess.Popen:
-    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, GREEN_MLFLOW_CACHE_DIR=str(cwd / "onnx-cache"))
-    env.pop("MLFLOW_EXPERIMENT_NAME", None)
     return subprocess.Popen(
         [sys.executable, "-m", "green_mlflow", *args],
         cwd=cwd,
-        env=env,
+        env=cli_env(cwd, uri),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
