@@ -35,11 +35,13 @@ postgres:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; \
 	fi
 
-test: setup browser postgres
+test: setup browser postgres lint
 	$(PY) -m pytest
 
+# ruff, and the layering of docs/design.md ("Architecture") as import-linter contracts (pyproject.toml)
 lint: $(VENV)/.installed
 	$(PY) -m ruff check green_mlflow hydra_plugins tests benchmarks entrypoints
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) .envs outputs multirun

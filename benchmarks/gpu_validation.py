@@ -3,11 +3,11 @@
     PYTHONPATH=. python benchmarks/gpu_validation.py --out "$OUT"             # full: ~6 min on an H100
     PYTHONPATH=. python benchmarks/gpu_validation.py --out "$OUT" --quick     # ~3 min
 
-What it does (DESIGN.md decision 2: no MLflow, no Hydra): an idle baseline, then for torch resnet50,
+What it does (docs/design.md decision 2: no MLflow, no Hydra): an idle baseline, then for torch resnet50,
 mobilenet_v2 and bert_base at batch 1 and 64, in eager and cuda_graph modes, the product's standalone
 worker (``python -m green_mlflow.worker``, a fresh process per job) with the sampler polling GPU power
 every 50 ms. Per window it cross-checks the NVML energy counter against the integral of the polled
-power (METHOD.md rules 1-2): they must agree within 2%. Writes ``gpu_validation.json`` and
+power (docs/method.md rules 1-2): they must agree within 2%. Writes ``gpu_validation.json`` and
 ``gpu_validation.md`` (a table to paste into docs/validation.md) into ``--out``.
 
 ``--provider cpu`` runs the same code on a CPU host (eager only; no counter to cross-check), which is
@@ -25,9 +25,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from green_mlflow import launch  # noqa: E402
+from green_mlflow.contract import (  # noqa: E402
+    Document,
+    IdleResult,
+    IdleSpec,
+    JobSpec,
+    MeasureSettings,
+    Outcome,
+    WorkerResult,
+)
 from green_mlflow.meters.base import MeterError, Trace  # noqa: E402
 from green_mlflow.meters.nvml import NvmlPolledMeter  # noqa: E402
-from green_mlflow.worker import launch  # noqa: E402
 from green_mlflow.worker.sampler import read_trace  # noqa: E402
 
 MODELS = {
@@ -52,47 +61,43 @@ AGREEMENT = 0.02  # counter vs polled, per window
 POLL_S = 0.05
 
 
-def measure_settings(quick: bool, tiny: bool) -> dict:
+def measure_settings(quick: bool, tiny: bool) -> MeasureSettings:
     if tiny:
         windows, window_s, warmup_s = 2, 0.3, 0.2
     elif quick:
         windows, window_s, warmup_s = 2, 5.0, 2.0
     else:
         windows, window_s, warmup_s = 3, 5.0, 5.0
-    return {
-        "warmup_min_iterations": 20 if not tiny else 2,
-        "warmup_min_s": warmup_s,
-        "windows": windows,
-        "window_min_iterations": 30 if not tiny else 3,
-        "window_min_s": window_s,
-        "window_rest_s": 0.0,
-        "sample_interval_s": POLL_S,
-        "cpu_tdp_w": None,
-        "timeout_s": 600.0,
-        "cooldown_s": 0.0,
-        "cooldown_within_c": None,
-        "cooldown_max_s": 0.0,
-    }
+    return MeasureSettings(
+        name="gpu_validation",
+        warmup_min_iterations=20 if not tiny else 2,
+        warmup_min_s=warmup_s,
+        windows=windows,
+        window_min_iterations=30 if not tiny else 3,
+        window_min_s=window_s,
+        sample_interval_s=POLL_S,
+        timeout_s=600.0,
+        cooldown_max_s=0.0,
+    )
 
 
-def run_module(module: str, spec: dict, workdir: Path) -> dict:
+def run_module(module: str, spec: Document, workdir: Path, result_type: type[Outcome], timeout_s: float) -> Outcome:
     """The product's own process boundary (fresh process, pinned malloc, timeout kills the tree)."""
-    timeout_s = spec.get("measure", {}).get("timeout_s", 600) + 120
-    return launch.run_module(sys.executable, module, spec, workdir, timeout_s, progress=lambda line: None)
+    return launch.run_module(sys.executable, module, spec, workdir, timeout_s + 120, result_type, lambda line: None)
 
 
-def cross_check(result: dict) -> list[dict]:
+def cross_check(result: WorkerResult) -> list[dict]:
     """Per window: NVML counter energy vs the integral of power polled every 50 ms by the sampler."""
-    gpu = result["energy"].get("gpu", {})
-    if gpu.get("method") != "counter":
+    gpu = result.energy.get("gpu")
+    if gpu is None or gpu.method != "counter":
         return []
-    trace = Trace(read_trace(Path(result["traces"]["utilisation"])))
+    trace = Trace(read_trace(Path(result.traces.utilisation)))
     polled = NvmlPolledMeter(0, "cross-check")  # the product's own integration of the sampler's power trace
     rows = []
-    for window, counter_j in zip(result["windows"], gpu["window_energy_j"]):
-        polls = len(trace.between("gpu_power_w", window["start_s"], window["end_s"])[0])
+    for window, counter_j in zip(result.windows, gpu.window_energy_j):
+        polls = len(trace.between("gpu_power_w", window.start_s, window.end_s)[0])
         try:
-            polled_j = polled.energy_j(window["start_s"], window["end_s"], trace) if counter_j is not None else None
+            polled_j = polled.energy_j(window.start_s, window.end_s, trace) if counter_j is not None else None
         except MeterError:  # too few polls in the window to integrate
             polled_j = None
         ratio = polled_j / counter_j if polled_j is not None else None
@@ -100,22 +105,24 @@ def cross_check(result: dict) -> list[dict]:
     return rows
 
 
-def summarise(result: dict, idle: dict | None, checks: list[dict]) -> dict:
-    gpu = result["energy"].get("gpu", {})
+def summarise(result: WorkerResult, idle: IdleResult | None, checks: list[dict]) -> dict:
+    gpu = result.energy.get("gpu")
     row = {
-        "latency_p50_ms": result["latency"]["p50_ms"],
-        "throughput_samples_per_s": result["throughput_samples_per_s"],
-        "gpu_method": gpu.get("method"),
-        "gpu_j_per_sample_gross": gpu.get("per_sample_j"),
-        "gpu_util_percent": result["utilisation"].get("gpu_util_percent"),
-        "contention": result.get("contention"),
-        "temperatures": result.get("temperatures"),
+        "latency_p50_ms": result.latency.p50_ms,
+        "throughput_samples_per_s": result.throughput_samples_per_s,
+        "gpu_method": gpu.method if gpu else None,
+        "gpu_j_per_sample_gross": gpu.per_sample_j if gpu else None,
+        "gpu_util_percent": result.utilisation.get("gpu_util_percent"),
+        "contention": result.to_dict()["contention"],
+        "temperatures": result.temperatures,
+        "cooldown": result.to_dict()["cooldown"],
+        "energy": {domain: {"method": e.method, "detail": e.detail} for domain, e in result.energy.items()},
         "checks": checks,
     }
-    idle_gpu = (idle or {}).get("domains", {}).get("gpu", {})
-    if gpu.get("per_sample_j") is not None and idle_gpu.get("method") == gpu.get("method"):
-        net_j = gpu["energy_j"] - idle_gpu["power_w"] * gpu["duration_s"]
-        row["gpu_j_per_sample_net"] = net_j / gpu["samples"]
+    idle_gpu = idle.domains.get("gpu") if idle is not None and idle.ok else None
+    if gpu and gpu.per_sample_j is not None and idle_gpu and idle_gpu.method == gpu.method and idle_gpu.power_w:
+        net_j = gpu.energy_j - idle_gpu.power_w * gpu.duration_s
+        row["gpu_j_per_sample_net"] = net_j / gpu.samples
     ratios = [c["ratio"] for c in checks if c["ratio"] is not None]
     row["agreement"] = (
         "no counter to check"
@@ -180,52 +187,46 @@ def main(argv: list[str] | None = None) -> int:
     idle_s = args.idle_s if args.idle_s is not None else (1.0 if args.tiny else 20.0 if args.quick else 60.0)
     began = time.monotonic()
     print(f"idle baseline: {idle_s:g} s", flush=True)
-    idle = run_module(
-        "green_mlflow.worker.idle",
-        {
-            "duration_s": idle_s,
-            "device_id": args.device,
-            "sample_interval_s": POLL_S,
-            "output_dir": str(args.out / "idle"),
-        },
-        args.out / "idle",
+    idle_spec = IdleSpec(
+        duration_s=idle_s, device_id=args.device, sample_interval_s=POLL_S, output_dir=str(args.out / "idle")
     )
+    idle = run_module("green_mlflow.worker.idle", idle_spec, args.out / "idle", IdleResult, idle_s)
     jobs = []
     for model in args.models.split(","):
         for batch_size in map(int, args.batch_sizes.split(",")):
             for mode in modes:
                 label = f"{model} bs={batch_size} {mode}"
                 print(f"{label} …", flush=True)
-                spec = {
-                    "runtime": "torch",
-                    "provider": args.provider,
-                    "device_id": args.device,
-                    "mode": mode,
-                    "batch_size": batch_size,
-                    "seed": 0,
-                    "model": models[model],
-                    "measure": measure_settings(args.quick, args.tiny),
-                }
                 workdir = args.out / label.replace(" ", "_").replace("=", "")
-                spec["output_dir"] = str(workdir / "out")
-                result = run_module("green_mlflow.worker", spec, workdir)
-                job = {"model": model, "batch_size": batch_size, "mode": mode, "status": result.get("status")}
-                if result.get("status") == "ok":
-                    job.update(summarise(result, idle if idle.get("status") == "ok" else None, cross_check(result)))
+                spec = JobSpec(
+                    runtime="torch",
+                    provider=args.provider,
+                    device_id=args.device,
+                    mode=mode,
+                    batch_size=batch_size,
+                    seed=0,
+                    model=models[model],
+                    measure=measure_settings(args.quick, args.tiny),
+                    output_dir=str(workdir / "out"),
+                )
+                result = run_module("green_mlflow.worker", spec, workdir, WorkerResult, spec.measure.timeout_s)
+                job = {"model": model, "batch_size": batch_size, "mode": mode, "status": result.status}
+                if result.ok:
+                    job.update(summarise(result, idle, cross_check(result)))
                 else:
-                    job["error"] = result.get("error", "") + " " + result.get("stderr_tail", "")[-500:]
+                    job["error"] = (result.error or "") + " " + (result.stderr_tail or "")[-500:]
                 print(f"  {json.dumps({k: v for k, v in job.items() if k != 'checks'}, default=str)[:400]}", flush=True)
                 jobs.append(job)
     idle_summary = (
-        ", ".join(f"{d} {e['power_w']:.2f} W ({e['method']})" for d, e in idle["domains"].items() if "power_w" in e)
-        if idle.get("status") == "ok"
-        else f"failed: {idle.get('error')}"
+        ", ".join(f"{d} {e.power_w:.2f} W ({e.method})" for d, e in idle.domains.items() if e.power_w is not None)
+        if idle.ok
+        else f"failed: {idle.error}"
     ) or "no domain readable"
     report = {
         "gpu": gpu_facts(args.device) if args.provider == "cuda" else {},
         "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%d"),
-        "idle": idle,
+        "idle": idle.to_dict(),
         "idle_summary": idle_summary,
         "jobs": jobs,
         "wall_s": time.monotonic() - began,

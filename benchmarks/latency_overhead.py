@@ -26,7 +26,7 @@ that the background load of a noisy host falls on both arms alike:
    a ``SamplerProcess`` running beside it or not. Target: p50(on) / p50(off) <= 1.01.
 
 **malloc.** The product starts every worker with glibc's mmap/trim thresholds pinned
-(``green_mlflow.worker.launch.MALLOC_ENV``; a user's own ``MALLOC_*`` settings win), so by default
+(``green_mlflow.launch.MALLOC_ENV``; a user's own ``MALLOC_*`` settings win), so by default
 (``--malloc product``) this script re-executes itself with the same environment. ``--malloc glibc``
 re-executes it without those variables (glibc's adaptive thresholds), for diagnosis: torch CPU
 inference can then fault its activation memory in again on every iteration, or not, depending on
@@ -55,8 +55,11 @@ for _path in (REPO, REPO / "benchmarks"):  # runnable without PYTHONPATH too
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from green_mlflow.runtimes.modes import DEFAULT_MODE, MODES  # noqa: E402
-from green_mlflow.worker.launch import MALLOC_ENV  # noqa: E402  (stdlib only)
+from green_mlflow.launch import MALLOC_ENV  # noqa: E402  (stdlib only)
+from green_mlflow.registry import RUNTIMES  # noqa: E402
+
+MODES = {name: r.modes for name, r in RUNTIMES.items()}
+DEFAULT_MODE = {name: r.default_mode for name, r in RUNTIMES.items()}
 
 RESULTS = REPO / "benchmarks" / "results" / "latency_overhead.json"
 OPSET = 17  # green_mlflow.config.schema default
@@ -98,7 +101,7 @@ def parse_flat_yaml(text: str) -> dict:
 def malloc_environment(choice: str) -> dict[str, str]:
     """The environment this process must have started with for ``choice``."""
     if choice == "product":
-        return {**MALLOC_ENV, **os.environ}  # as green_mlflow.worker.launch.worker_env(): a user's settings win
+        return {**MALLOC_ENV, **os.environ}  # as green_mlflow.launch.worker_env(): a user's settings win
     return {k: v for k, v in os.environ.items() if k not in MALLOC_ENV}
 
 
@@ -129,7 +132,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("product", "glibc"),
         default="product",
         help="product (default): glibc's thresholds pinned as the product's workers have them "
-        "(green_mlflow.worker.launch.MALLOC_ENV); glibc: without them, glibc's adaptive defaults (diagnosis)",
+        "(green_mlflow.launch.MALLOC_ENV); glibc: without them, glibc's adaptive defaults (diagnosis)",
     )
     p.add_argument("--onnx-path", type=Path, default=None, help="onnx: a pre-exported model (else: export here)")
     p.add_argument("--export-onnx", type=Path, default=None, metavar="FILE", help="only export the model and exit")

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/report_render.py                 # 1 and 1,000 synthetic runs, 3 repeats
     .venv/bin/python benchmarks/report_render.py --runs 1 100 1000 --repeats 5
 
-Each size gets its own SQLite store filled by ``green_mlflow.report.synthetic`` with study-shaped job runs
+Each size gets its own SQLite store filled by ``tests.helpers.synthetic`` with study-shaped job runs
 (3 models × 2 batch sizes × 6 runtimes, repetitions filling up to the size; each run with a 20-sample
 utilisation trace), written once and not timed. Then, per repeat, the phases a page request or a report
 goes through are timed: **load** (search the runs, read the parent's ``summary/jobs.jsonl``), **analyse**
@@ -32,7 +32,7 @@ from green_mlflow.report.cache import IncrementalSearch
 from green_mlflow.report.data import load, searcher
 from green_mlflow.report.figures import write_figures
 from green_mlflow.report.render import render
-from green_mlflow.report.synthetic import make_sweep, study
+from tests.helpers.synthetic import make_sweep, study
 
 PAGE_TARGET_S = 5.0
 RESULTS = Path(__file__).resolve().parent / "results" / "report_render.json"

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from mlflow.entities import Param
     from omegaconf import OmegaConf
 
-    from green_mlflow import baseline
+    from green_mlflow.sweep import idle as baseline
     from green_mlflow.tracking import runs
     from green_mlflow.tracking.store import TrackingError, open_store
 

@@ -41,15 +41,14 @@ def unreportable_override(args: list[str]) -> str | None:
 
 def run() -> int:
     from green_mlflow.app import main
-    from green_mlflow.tracking import runs
-    from green_mlflow.tracking.callback import STATE
-    from green_mlflow.tracking.store import open_store
-    from green_mlflow.tracking.summary import read_parent
+    from green_mlflow.sweep import outcome as sweep_outcome
+    from green_mlflow.sweep.lifecycle import close_abandoned
 
     problem = unreportable_override(sys.argv[1:])
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    outcome = sweep_outcome.begin()
     interrupted: KeyboardInterrupt | None = None
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -58,21 +57,12 @@ def run() -> int:
         interrupted = err
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
-        # Hydra skips on_multirun_end after a job raised; never leave the parent RUNNING
-        folder = STATE.get("folder")
-        if folder is not None and not STATE.get("closed"):
-            parent = read_parent(folder)
-            if parent and not parent.get("adopted"):
-                store = open_store(parent["tracking_uri"], parent["experiment_name"])
-                runs.finish(store, parent["run_id"], "KILLED" if interrupted is not None else "FAILED")
-            STATE["failed"] = STATE.get("failed") or 1
+        close_abandoned(interrupted is not None)
     if interrupted is not None:
         terminated = isinstance(interrupted, Terminated)
         print("terminated (SIGTERM)" if terminated else "interrupted", file=sys.stderr)
         return 143 if terminated else 130
-    if "exit_code" in STATE:
-        return STATE["exit_code"]
-    return 1 if STATE.get("failed") else 0
+    return outcome.code()
 
 
 if __name__ == "__main__":

@@ -16,14 +16,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from green_mlflow.baseline import idle_baseline
 from green_mlflow.config import register_schemas
-from green_mlflow.job import ledger_values, run_job, say
 from green_mlflow.plan import PlanError, plan_job
+from green_mlflow.sweep.idle import idle_baseline
+from green_mlflow.sweep.job import ledger_values, run_job, say
+from green_mlflow.sweep.ledger import read_parent, record
+from green_mlflow.sweep.lifecycle import close_sweep, measure_idle, open_parent, reap_dead_runs_of
+from green_mlflow.sweep.outcome import current
 from green_mlflow.tracking import runs
-from green_mlflow.tracking.callback import STATE, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.tracking.store import TrackingError, open_store, redact_overrides, redact_text
-from green_mlflow.tracking.summary import read_parent, record
 
 register_schemas()
 
@@ -81,7 +82,7 @@ def main(cfg: DictConfig) -> None:
     except PlanError as err:
         if not multirun:
             print(f"error: {err}", file=sys.stderr, flush=True)
-            STATE.update(failed=1, closed=True, exit_code=2)
+            current().refuse()
             return
         print(f"  pruned: {err}", flush=True)
         record(folder, {"job": _label(hc), "status": "PRUNED", "reason": str(err)})
@@ -99,18 +100,16 @@ def main(cfg: DictConfig) -> None:
             store = open_store(cfg.tracking.uri, cfg.tracking.experiment_name)
         except TrackingError as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
-            STATE.update(failed=1, closed=True, exit_code=2)
+            current().refuse()
             return
         reap_dead_runs_of(store)
         if _already_finished(store, cfg, job, None):
-            STATE.update(closed=True)
+            current().closed = True
             return
         parent_run_id = open_parent(store, folder, f"run {out_dir.name}", _label(hc))
-        if job.measure["repetitions"] > 1:
-            print(
-                f"  note: measure.repetitions={job.measure['repetitions']} applies to sweeps (-m); this run measures once"
-            )
-        measure_idle(store, parent_run_id, folder, cfg)
+        if job.measure.repetitions > 1:
+            print(f"  note: measure.repetitions={job.measure.repetitions} applies to sweeps (-m); this run measures once")
+        measure_idle(store, parent_run_id, folder, job.measure, job.device_id)
     idle = idle_baseline(folder, job.measure, job.device_id, say(job.label))
     record(folder, run_job(store, parent_run_id, cfg, job, out_dir, idle, run_order=int(hc.job.num) if multirun else 0))
     if not multirun:

@@ -12,7 +12,9 @@ from hypothesis import event
 from hypothesis import strategies as st
 
 from green_mlflow.config.schema import GreenConfig
-from green_mlflow.runtimes.modes import MODES
+from green_mlflow.registry import RUNTIMES
+
+MODES = {name: r.modes for name, r in RUNTIMES.items()}
 
 HYDRA_FLAGS = [f for f in get_args_parser()._option_string_actions if f.startswith("--")]
 ROOT = Path(__file__).resolve().parents[1]

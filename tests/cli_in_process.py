@@ -18,17 +18,17 @@ from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
 import green_mlflow.__main__ as cli
-from green_mlflow.tracking.callback import STATE
+from green_mlflow.sweep import outcome as sweep_outcome
 from tests.bad_input_cases import SECRET, Bad
 
 # Where a job would begin to measure: the tripwire replaces each of them for the in-process runs
 MEASUREMENT_ENTRY_POINTS = (
     "green_mlflow.app.idle_baseline",
     "green_mlflow.app.run_job",
-    "green_mlflow.baseline.idle_baseline",
-    "green_mlflow.job.run_module",
+    "green_mlflow.sweep.idle.idle_baseline",
+    "green_mlflow.sweep.job.run_module",
 )
-WORKER_ENTRY_POINTS = ("green_mlflow.app.run_job", "green_mlflow.baseline.run_module", "green_mlflow.job.run_module")
+WORKER_ENTRY_POINTS = ("green_mlflow.app.run_job", "green_mlflow.sweep.idle.run_module", "green_mlflow.sweep.job.run_module")
 # Short: at most 15 lines of prose, plus the tab-indented lists Hydra adds (the options of a group, its
 # search path), 25 lines in all: one screen. The longest refusal, an unknown mode, lists 12 modes in 21 lines.
 MAX_PROSE_LINES = 15
@@ -94,7 +94,7 @@ def run_in_process(
         mp.setenv("GREEN_MLFLOW_CACHE_DIR", str(workdir / "onnx-cache"))
         for name in UNSET:
             mp.delenv(name, raising=False)
-        STATE.clear()
+        sweep_outcome.begin()
         GlobalHydra.instance().clear()
         start = time.monotonic()
         try:
@@ -105,7 +105,7 @@ def run_in_process(
             code, started = None, str(tripped)
         finally:
             seconds = time.monotonic() - start
-            STATE.clear()
+            sweep_outcome.begin()
             GlobalHydra.instance().clear()
             signal.signal(signal.SIGTERM, sigterm)
             for handler in root.handlers[:]:  # Hydra's job logging, bound to this run's streams and folder

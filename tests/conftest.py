@@ -91,7 +91,7 @@ def run_cli(args: list[str], cwd: Path, uri: str, timeout: float = 900) -> subpr
 
 def run_worker(env: str, spec: dict, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
     """``python -m green_mlflow.worker`` from a spec file in environment ``env``, as the orchestrator runs it."""
-    from green_mlflow.worker.launch import worker_env
+    from green_mlflow.launch import worker_env
 
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     proc = subprocess.run(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from green_mlflow.report.synthetic import Job, make_sweep
+from tests.helpers.synthetic import Job, make_sweep
 from tests.browser_fixtures import chromium, go_offline, mlflow_server, save_screenshot
 from tests.conftest import TINY_MEASURE, require_env, run_cli
 

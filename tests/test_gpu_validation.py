@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from green_mlflow.worker.launch import worker_env
+from green_mlflow.launch import worker_env
 from green_mlflow.worker.sampler import COLUMNS
 from tests.conftest import require_env
 

@@ -2,48 +2,61 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from green_mlflow.baseline import describe, idle_baseline, idle_path, idle_values
-from green_mlflow.tracking.break_even import break_even_for_sweep, break_even_inferences
+from green_mlflow.contract import IdleResult, MeasureSettings
+from green_mlflow.sweep.break_even import break_even_for_sweep, break_even_inferences
+from green_mlflow.sweep.idle import describe, idle_baseline, idle_path, idle_values
 
-MEASURE = {"idle_s": 0.6, "cpu_tdp_w": 65.0, "sample_interval_s": 0.05}
+MEASURE = MeasureSettings(idle_s=0.6, cpu_tdp_w=65.0, sample_interval_s=0.05)
 
 
 def test_idle_is_measured_once_per_host_and_reused(tmp_path: Path):
     said = []
     first = idle_baseline(tmp_path, MEASURE, 0, said.append)
-    assert first["status"] == "ok", first
-    assert first["duration_s"] >= 0.6
-    cpu = first["domains"]["cpu"]
-    assert cpu["method"] == "estimated" and cpu["power_w"] >= 0 and "TDP 65 W" in cpu["detail"]
-    assert first["domains"]["gpu"]["method"] == "unavailable", "no GPU here: unavailable, not 0 W"
+    assert first.ok, first
+    assert first.duration_s >= 0.6
+    cpu = first.domains["cpu"]
+    assert cpu.method == "estimated" and cpu.power_w >= 0 and "TDP 65 W" in cpu.detail
+    gpu = first.domains["gpu"]
+    assert gpu.method == "unavailable" and gpu.power_w is None, "no GPU here: unavailable, not 0 W"
     assert idle_path(tmp_path, 0).exists()
     assert len(said) >= 1 and "measuring idle power" in said[0]
 
     said.clear()
     again = idle_baseline(tmp_path, MEASURE, 0, said.append)
-    assert again["measured_at"] == first["measured_at"] and said == [], "the sweep's idle is reused, not remeasured"
+    assert again.measured_at == first.measured_at and said == [], "the sweep's idle is reused, not remeasured"
     metrics, tags = idle_values(again)
-    assert metrics["idle_cpu_power_estimated_w"] == cpu["power_w"] and "idle_cpu_power_w" not in metrics
+    assert metrics["idle_cpu_power_estimated_w"] == cpu.power_w and "idle_cpu_power_w" not in metrics
     assert tags["idle.gpu.method"] == "unavailable" and "cpu" in describe(again)
 
 
 def test_no_idle_asked_for_means_none(tmp_path: Path):
-    assert idle_baseline(tmp_path, {**MEASURE, "idle_s": 0}, 0, print) is None
+    assert idle_baseline(tmp_path, replace(MEASURE, idle_s=0), 0, print) is None
     assert not (tmp_path / "idle").exists()
 
 
 def test_a_failed_idle_measurement_is_kept_with_its_reason(tmp_path: Path):
     path = idle_path(tmp_path, 0)
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"status": "failed", "error": "sampler did not start"}))
+    IdleResult.failed("sampler did not start").write(path)
     idle = idle_baseline(tmp_path, MEASURE, 0, print)
     assert describe(idle) == "idle baseline failed: sampler did not start"
     assert idle_values(idle) == ({}, {"idle.host": "", "idle.status": "failed", "idle.error": "sampler did not start"})
+
+
+def test_an_idle_file_of_another_schema_version_is_measured_again(tmp_path: Path):
+    path = idle_path(tmp_path, 0)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"status": "ok", "duration_s": 600, "domains": {}}')  # written before the typed contract
+    said = []
+    idle = idle_baseline(tmp_path, MEASURE, 0, said.append)
+    assert idle.ok and idle.duration_s < 60 and "cpu" in idle.domains, "measured now, not read from the old file"
+    assert "unreadable" in said[0] and "schema version None" in said[0]
+    assert IdleResult.read(path).measured_at == idle.measured_at
 
 
 def test_break_even_arithmetic():

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from green_mlflow.contract import Contention
 from green_mlflow.meters.base import MeterError, Trace
 from green_mlflow.meters.discover import discover_meters
 from green_mlflow.meters.estimate import TdpEstimateMeter
@@ -279,12 +280,13 @@ def test_contention_is_detected_in_the_window_it_happened_and_tagged(monkeypatch
     schedule = [ours, ours, ours + [_proc(999, 300 * 2**20)], ours, ours, ours]
     trace, processes = _sampler_trace(monkeypatch, nvml, schedule)
     result = summarise_contention(trace, _windows((0, 1), (2, 3), (4, 5)), processes, None)
-    assert result == {
-        "checked": True,
-        "windows": 3,
-        "windows_with_other_processes": 1,
-        "other_processes": {"999": 300.0},
-    }
+    assert result == Contention(
+        checked=True,
+        reason=None,
+        windows=3,
+        windows_with_other_processes=1,
+        other_processes={"999": 300.0},
+    )
     tag = contention_tags(result)["green.gpu_contention"]
     assert tag.startswith("detected: pid 999 (300 MiB) used the GPU during 1 of 3 windows")
 
@@ -292,7 +294,9 @@ def test_contention_is_detected_in_the_window_it_happened_and_tagged(monkeypatch
 def test_a_quiet_gpu_is_tagged_none(monkeypatch):
     trace, processes = _sampler_trace(monkeypatch, FakeNvml(), [[_proc(100)], [_proc(200)], []])
     result = summarise_contention(trace, _windows((0, 2)), processes, None)
-    assert result["windows_with_other_processes"] == 0
+    assert result.checked is True and result.windows == 1
+    assert result.windows_with_other_processes == 0
+    assert result.other_processes == {}
     assert contention_tags(result) == {"green.gpu_contention": "none"}
 
 
@@ -301,11 +305,13 @@ def test_an_unreadable_process_list_is_not_checked_never_none(monkeypatch):
     nvml.processes_error = NVMLError_NotSupported("Not Supported")
     trace, processes = _sampler_trace(monkeypatch, nvml, [[], [], []])
     result = summarise_contention(trace, _windows((0, 2)), processes, None)
-    assert result["checked"] is False
+    assert result.checked is False
+    assert result.windows is None and result.windows_with_other_processes is None
     assert contention_tags(result)["green.gpu_contention"] == (
         "not checked: NVML process list unreadable: NVMLError_NotSupported: Not Supported"
     )
     no_gpu = summarise_contention(trace, _windows((0, 2)), None, "no GPU meter in this run")
+    assert no_gpu == Contention(checked=False, reason="no GPU meter in this run")
     assert contention_tags(no_gpu)["green.gpu_contention"] == "not checked: no GPU meter in this run"
 
 

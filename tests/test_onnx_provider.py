@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from green_mlflow.worker.launch import worker_env
+from green_mlflow.launch import worker_env
 from tests.conftest import require_env
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from green_mlflow.convert.parity import compare_outputs, describe_failure
-from green_mlflow.worker.launch import worker_env
+from green_mlflow.launch import worker_env
 from tests.conftest import require_env
 
 TOL = 1e-4

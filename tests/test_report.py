@@ -18,7 +18,7 @@ from green_mlflow.report.analysis import ENERGY_NET, ENERGY_NET_EST, LATENCY, an
 from green_mlflow.report.data import ReportError, load
 from green_mlflow.report.render import render
 from green_mlflow.report.stats import holm
-from green_mlflow.report.synthetic import Job, make_sweep
+from tests.helpers.synthetic import Job, make_sweep
 
 TORCH = [0.95, 1.0, 1.05, 0.98, 1.02, 1.01]  # energy per sample (J) of six repetitions
 ONNX = [0.66, 0.70, 0.72, 0.69, 0.71, 0.68]

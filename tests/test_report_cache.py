@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from green_mlflow.report.cache import FULL_RELOAD_S, IncrementalSearch
 from green_mlflow.report.data import searcher
-from green_mlflow.report.synthetic import Job, log_job, make_sweep
+from tests.helpers.synthetic import Job, log_job, make_sweep
 
 JOBS = "tags.`green.kind` = 'job'"
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from green_mlflow.worker.launch import worker_env
+from green_mlflow.launch import worker_env
 from tests.conftest import SMALL_BERT, SMALL_IMAGE, require_env, run_worker
 
 pytestmark = pytest.mark.slow
@@ -69,7 +69,7 @@ def test_mxnet_shim_restores_only_the_missing_numpy_aliases():
     python = require_env("mxnet")
     code = (
         "import numpy as np\n"
-        "from green_mlflow.runtimes.mxnet_shim import restore_numpy_aliases, import_mxnet\n"
+        "from green_mlflow.models.mxnet_shim import restore_numpy_aliases, import_mxnet\n"
         "assert not hasattr(np, 'bool') or np.bool is not bool\n"
         "restored = restore_numpy_aliases()\n"
         "assert np.int is int and np.float is float and np.object is object and np.str is str\n"

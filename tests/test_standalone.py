@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from green_mlflow.worker.launch import worker_env
+from green_mlflow.launch import worker_env
 from tests.conftest import SMALL_IMAGE, require_env, run_worker
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.metrics import energy_metrics, flatten_params
 from green_mlflow.tracking.store import absolute_uri, open_store, redact
-from green_mlflow.tracking.summary import read_ledger, record, table
+from green_mlflow.sweep.ledger import read_ledger, record, table
 
 
 def test_relative_sqlite_uri_is_made_absolute(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from green_mlflow.worker.launch import run_module
+from green_mlflow.launch import run_module
 
 CHILD = textwrap.dedent(
     """

@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 
 import green_mlflow.worker.__main__ as worker_main
+from green_mlflow.contract import JobSpec, MeasureSettings
 from green_mlflow.runtimes import load_session
 from green_mlflow.worker.protocol import run_protocol
 from green_mlflow.worker.sampler import SamplerProcess
@@ -52,20 +53,24 @@ def captured_phases(phases: list):
         worker_main.run_protocol = original
 
 
+def job_spec(spec: dict, **changes) -> JobSpec:
+    """The worker's typed spec from the benchmark's plain settings."""
+    return JobSpec(**{**spec, "measure": MeasureSettings(**spec["measure"]), **changes})
+
+
 def tool_measure(spec: dict, round_dir: Path) -> tuple[list[int], int, dict]:
     """``measure_job`` as the worker runs it; its latencies read back from the ``latency_ms.csv`` it wrote."""
-    spec = dict(spec, output_dir=str(round_dir))
     with captured_phases([]) as phases:
-        result = worker_main.measure_job(spec, progress=lambda _: None)
-    latencies = read_latency_csv(Path(result["traces"]["latency"]))
+        result = worker_main.measure_job(job_spec(spec, output_dir=str(round_dir)), progress=lambda _: None)
+    latencies = read_latency_csv(Path(result.traces.latency))
     facts = {
-        "load_s": result["load_s"],
-        "sampler_samples": result["sampler"]["samples"],
-        "reported_p50_ms": result["latency"]["p50_ms"],
-        "cpu_util_process_percent": result["utilisation"].get("cpu_util_process_percent"),
-        "cpu_util_system_percent": result["utilisation"].get("cpu_util_system_percent"),
-        "intra_op_threads": result["info"].get("intra_op_threads"),
-        "malloc_env": result.get("malloc_env"),
+        "load_s": result.load_s,
+        "sampler_samples": result.sampler.samples,
+        "reported_p50_ms": result.latency.p50_ms,
+        "cpu_util_process_percent": result.utilisation.get("cpu_util_process_percent"),
+        "cpu_util_system_percent": result.utilisation.get("cpu_util_system_percent"),
+        "intra_op_threads": result.info.get("intra_op_threads"),
+        "malloc_env": result.malloc_env,
     }
     return latencies, sum(p.minor_faults for p in phases[1:]), facts
 
@@ -100,8 +105,9 @@ def tool_vs_bare(bare, spec: dict, measure: dict, rounds: int, tmp: Path, say: C
 
 def sampler_on_vs_off(spec: dict, measure: dict, rounds: int, interval_s: float, tmp: Path, say) -> dict:
     """Comparison 2: one warm session, ``run_protocol`` with no meters, a ``SamplerProcess`` beside it or not."""
-    session = load_session(spec)
-    run_protocol(session, [], dict(measure, windows=1))  # first-touch warm-up, discarded
+    session = load_session(job_spec(spec))
+    settings = MeasureSettings(**measure)
+    run_protocol(session, [], MeasureSettings(**dict(measure, windows=1)))  # first-touch warm-up, discarded
     latencies: dict[str, list[list[int]]] = {"off": [], "on": []}
     faults: dict[str, list[float]] = {"off": [], "on": []}
     sampler_cpu = []
@@ -114,7 +120,7 @@ def sampler_on_vs_off(spec: dict, measure: dict, rounds: int, interval_s: float,
                 child = psutil.Process(sampler.proc.pid)
                 cpu0, t0 = sum(child.cpu_times()[:2]), time.monotonic()
             try:
-                _, windows = run_protocol(session, [], measure)
+                _, windows = run_protocol(session, [], settings)
                 if sampler is not None:
                     sampler_cpu.append(100.0 * (sum(child.cpu_times()[:2]) - cpu0) / (time.monotonic() - t0))
             finally:

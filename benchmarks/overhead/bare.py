@@ -127,7 +127,7 @@ class BareTf(Bare):
 
 class BareMxnet(Bare):
     def make_step(self):
-        from green_mlflow.runtimes.mxnet_shim import import_mxnet
+        from green_mlflow.models.mxnet_shim import import_mxnet
 
         mx = import_mxnet()
         from green_mlflow.models.mxnet_models import build_model

@@ -1,24 +1,53 @@
-"""Dataclass schemas: Hydra checks every field's type and rejects unknown keys against these.
+"""Dataclass schemas of the config groups under ``conf/``: types, defaults and each group's own rules.
 
-Each config group (``conf/<group>/*.yaml``) merges into the matching dataclass below; value
-checks that depend on more than one field (e.g. which providers a runtime offers) live in
-``green_mlflow.plan``.
+Hydra checks every field's type and rejects unknown keys against these. ``plan`` turns a composed
+config into these objects (``OmegaConf.to_object``), which runs each group's ``__post_init__``: a
+value that is wrong on its own is refused there, with the values allowed. Rules that tie several
+groups together (which providers and modes a runtime offers, a GPU's minimum window, the
+repetition index) live in ``green_mlflow.plan``. The ``measure`` group's schema is the worker's
+own ``MeasureSettings`` (``green_mlflow.contract``): one definition on both sides of the process
+boundary.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from green_mlflow.contract import MeasureSettings
+from green_mlflow.registry import ONNX_SOURCES, PROVIDERS, RUNTIMES
+
+MAX_BATCH_SIZE = 4096
+MAX_REPETITIONS = 1000
+MAX_WAIT_S = 86400
+MODEL_KINDS = ("image", "text")
+
+
+def _allowed(key: str, value: object, allowed: tuple, context: str = "") -> None:
+    if value not in allowed:
+        raise ValueError(f"{key}={value} is not available{context}; allowed: {', '.join(map(str, allowed))}")
+
 
 @dataclass
 class RuntimeConfig:
-    name: str = MISSING  # torch | onnx
+    name: str = MISSING  # torch | tf | mxnet | onnx (green_mlflow.registry)
     source: str | None = None  # runtime=onnx only: the framework the model is exported from
     python: str | None = None  # an interpreter of your own for this runtime (else its managed environment)
     opset: int = 17  # ONNX opset for exports
+
+    def __post_init__(self) -> None:
+        if self.name == MISSING:  # the schema's own default, before a group option fills it
+            return
+        _allowed("runtime", self.name, tuple(RUNTIMES))
+        if self.name == "onnx":
+            _allowed("runtime.source", self.source, ONNX_SOURCES, " for runtime=onnx")
+        elif self.source is not None:
+            raise ValueError(
+                f"runtime.source is only for runtime=onnx (it names the framework exported from), not runtime={self.name}"
+            )
 
 
 @dataclass
@@ -36,11 +65,20 @@ class ModelConfig:
     # ONNX parity: max|onnx - source| / max|source| per output must not exceed this
     parity_tol: float = 1e-4
 
+    def __post_init__(self) -> None:
+        if self.kind != MISSING:
+            _allowed("model.kind", self.kind, MODEL_KINDS, f" for model={self.name}")
+
 
 @dataclass
 class ProviderConfig:
     name: str = "cpu"  # cpu | cuda | tensorrt
     device_id: int = 0
+
+    def __post_init__(self) -> None:
+        _allowed("provider", self.name, PROVIDERS)
+        if self.device_id < 0:
+            raise ValueError(f"provider.device_id={self.device_id} must be zero or positive")
 
 
 @dataclass
@@ -48,25 +86,44 @@ class ModeConfig:
     name: str = "default"  # "default" resolves to the runtime's documented default mode
 
 
+def _check_measure(m: MeasureSettings) -> None:
+    """The ``measure`` group's own rules (docs/method.md rules 7–10)."""
+    for f in fields(m):
+        value = getattr(m, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"measure.{f.name}={value} must be a finite number")
+    for key in ("warmup_min_iterations", "windows", "window_min_iterations"):
+        if getattr(m, key) < 1:
+            raise ValueError(f"measure.{key}={getattr(m, key)} must be at least 1")
+    for key in ("warmup_min_s", "window_min_s", "window_rest_s"):
+        if getattr(m, key) < 0:
+            raise ValueError(f"measure.{key}={getattr(m, key)} must be zero or positive")
+    if not 0.01 <= m.sample_interval_s <= 10:
+        raise ValueError(f"measure.sample_interval_s={m.sample_interval_s} is out of range; allowed: 0.01 to 10")
+    if not 1 <= m.repetitions <= MAX_REPETITIONS:
+        raise ValueError(f"measure.repetitions={m.repetitions} is out of range; allowed: 1 to {MAX_REPETITIONS}")
+    for key in ("idle_s", "cooldown_s", "cooldown_max_s"):
+        if not 0 <= getattr(m, key) <= MAX_WAIT_S:
+            raise ValueError(f"measure.{key}={getattr(m, key)} is out of range; allowed: 0 to {MAX_WAIT_S} seconds")
+    if m.cooldown_within_c is not None and not 0 < m.cooldown_within_c <= 50:
+        raise ValueError(
+            f"measure.cooldown_within_c={m.cooldown_within_c} is out of range; allowed: above 0 up to "
+            "50 °C, or null for a fixed cool-down only"
+        )
+    if m.timeout_s <= 0:
+        raise ValueError(f"measure.timeout_s={m.timeout_s} must be positive")
+    if m.cpu_tdp_w is not None and m.cpu_tdp_w <= 0:
+        raise ValueError(f"measure.cpu_tdp_w={m.cpu_tdp_w} must be positive, or null for no CPU estimate")
+
+
 @dataclass
-class MeasureConfig:
+class MeasureConfig(MeasureSettings):
+    """The ``measure`` group: the worker's settings, checked here before any job starts."""
+
     name: str = MISSING
-    warmup_min_iterations: int = 20
-    warmup_min_s: float = 5.0
-    windows: int = 5
-    window_min_iterations: int = 30
-    window_min_s: float = 5.0
-    window_rest_s: float = 0.0
-    sample_interval_s: float = 0.1
-    # TDP for the CPU energy *estimate* used only where RAPL cannot be read; null = no estimate
-    cpu_tdp_w: float | None = None
-    timeout_s: float = 3600.0
-    # METHOD.md rules 9-10: repeated, shuffled runs (hydra/sweeper=green), idle baseline, cool-down
-    repetitions: int = 1  # runs per configuration in a sweep, each its own child run
-    idle_s: float = 0.0  # idle baseline length before the sweep; 0 = no baseline (no net energy)
-    cooldown_s: float = 0.0  # fixed rest before each run
-    cooldown_within_c: float | None = None  # then wait until the GPU is within this many °C of idle
-    cooldown_max_s: float = 600.0  # cap on the temperature wait
+
+    def __post_init__(self) -> None:
+        _check_measure(self)
 
 
 @dataclass
@@ -89,6 +146,12 @@ class GreenConfig:
     repetition: int = 0  # set by the sweeper: which of measure.repetitions this job is
     report: bool = True  # write the comparison report (HTML + PNG) to the parent run when the sweep ends
     rerun: bool = False  # measure again even where a FINISHED run of this configuration and repetition exists
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size={self.batch_size} is out of range; allowed: 1 to {MAX_BATCH_SIZE}")
+        if self.seed < 0:
+            raise ValueError(f"seed={self.seed} must be zero or positive")
 
 
 def register_schemas() -> None:

@@ -17,15 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from green_mlflow.worker.launch import run_module, worker_env
+from green_mlflow.contract import ContractError, ConversionReport, ConversionSpec
+from green_mlflow.launch import run_module, worker_env
+from green_mlflow.registry import runtime
 
-# source → (converter module, distributions whose version keys the cache)
-CONVERTERS = {
-    "torch": ("green_mlflow.convert.torch_to_onnx", ("torch",)),
-    "tf": ("green_mlflow.convert.tf_to_onnx", ("tensorflow-cpu", "tensorflow", "tf2onnx")),
-    "mxnet": ("green_mlflow.convert.mxnet_to_onnx", ("mxnet", "onnx")),
-}
-CONVERTER_VERSION = "2"  # bump when the export procedure changes, to invalidate the cache
+# bump when the export procedure or the report's contract changes, to invalidate the cache
+CONVERTER_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,7 @@ class Conversion:
     ok: bool
     key: str
     onnx_path: Path | None
-    report: dict  # parity, checker, exporter, timing; or the failure
+    report: ConversionReport  # parity, checker, exporter, timing; or the failure
     cached: bool
 
 
@@ -78,24 +75,31 @@ def ensure_onnx(
     progress: Callable[[str], None],
 ) -> Conversion:
     """Return a validated ONNX model for this job, from the cache or by converting now."""
-    module, distributions = CONVERTERS[source]
-    key = cache_key(model, source, distribution_versions(python, distributions), opset, batch_size, seed)
+    framework = runtime(source)
+    versions = distribution_versions(python, framework.distributions)
+    key = cache_key(model, source, versions, opset, batch_size, seed)
     entry = cache_dir / key
     if (entry / "model.onnx").exists() and (entry / "conversion.json").exists():
-        progress(f"ONNX model from cache {entry}")
-        return Conversion(True, key, entry / "model.onnx", json.loads((entry / "conversion.json").read_text()), True)
+        try:
+            report = ConversionReport.read(entry / "conversion.json")
+            progress(f"ONNX model from cache {entry}")
+            return Conversion(True, key, entry / "model.onnx", report, True)
+        except (ContractError, json.JSONDecodeError) as err:
+            progress(f"ignoring the cache entry {entry}: {err}")
     progress(f"converting {model['name']} from {source} to ONNX (opset {opset})")
     began = time.monotonic()
-    spec = {"model": model, "batch_size": batch_size, "seed": seed, "opset": opset, "output_dir": str(workdir)}
-    result = run_module(python, module, spec, workdir, timeout_s, progress)
-    result["conversion_process_s"] = time.monotonic() - began
-    if result.get("status") != "ok":
+    spec = ConversionSpec(model=model, batch_size=batch_size, seed=seed, opset=opset, output_dir=str(workdir))
+    result = run_module(python, framework.converter, spec, workdir, timeout_s, ConversionReport, progress)
+    result.conversion_process_s = time.monotonic() - began
+    if not result.ok:
         return Conversion(False, key, None, result, False)
     staging = cache_dir / f".{key}.{time.time_ns()}"
     staging.mkdir(parents=True)
     shutil.copy2(workdir / "model.onnx", staging / "model.onnx")
-    (staging / "conversion.json").write_text(json.dumps(result, indent=2))
+    result.write(staging / "conversion.json")
     try:
+        if entry.exists():  # an unreadable entry (skipped above) gives way to this one
+            shutil.rmtree(entry, ignore_errors=True)
         staging.rename(entry)  # atomic: concurrent sweeps either win or find the entry complete
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)

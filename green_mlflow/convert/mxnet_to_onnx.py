@@ -16,10 +16,11 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from green_mlflow.contract import ConversionReport, ConversionSpec
 from green_mlflow.convert.script import finish_conversion, main, metered_export
 from green_mlflow.convert.validate import tidy_graph
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
-from green_mlflow.runtimes.mxnet_shim import import_mxnet
+from green_mlflow.models.mxnet_shim import import_mxnet
 
 mx = import_mxnet()
 from green_mlflow.models.mxnet_models import build_model, parameter_count  # noqa: E402
@@ -62,29 +63,29 @@ def stamp_opset(path: Path, version: int) -> None:
     onnx.save(model, str(path))
 
 
-def convert(spec: dict) -> dict:
+def convert(spec: ConversionSpec) -> ConversionReport:
     from mxnet import onnx as mx_onnx
 
-    model_cfg = spec["model"]
-    out_dir = Path(spec["output_dir"])
+    model_cfg = spec.model
+    out_dir = Path(spec.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
-    net = build_model(model_cfg, int(spec["seed"]))
+    net = build_model(model_cfg, spec.seed)
     net.hybridize(static_alloc=True, static_shape=True)
-    feeds = make_inputs(model_cfg, int(spec["batch_size"]), int(spec["seed"]))
+    feeds = make_inputs(model_cfg, spec.batch_size, spec.seed)
     inputs = [mx.nd.array(a, dtype=a.dtype) for a in feeds.values()]
     out = net(*inputs)
     names = OUTPUT_NAMES[model_cfg["kind"]]
     reference = {n: t.asnumpy() for n, t in zip(names, out if isinstance(out, (tuple, list)) else (out,))}
     prefix = str(out_dir / "mxnet_model")
     net.export(prefix)
-    opset = min(int(spec["opset"]), MAX_OPSET)
+    opset = min(spec.opset, MAX_OPSET)
     report = {
         "exporter": f"mxnet.onnx.export_model (mxnet {mx.__version__})",
         "source": "mxnet",
         "source_version": mx.__version__,
         "source_parameters": parameter_count(net),
-        "opset_requested": int(spec["opset"]),
+        "opset_requested": spec.opset,
     }
     with metered_export(report), onnx_opset(opset):
         mx_onnx.export_model(

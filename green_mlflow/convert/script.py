@@ -1,15 +1,16 @@
-"""The command-line shape every in-environment converter shares: ``spec.json`` in, ``result.json`` out."""
+"""What every in-environment converter shares: the metered export, validation, and the command line
+(``ConversionSpec`` in, ``ConversionReport`` out, through ``green_mlflow.contract.serve``)."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from green_mlflow.contract import ConversionReport, ConversionSpec, serve
 from green_mlflow.convert.parity import describe_failure
 from green_mlflow.convert.validate import validate_onnx
 from green_mlflow.meters import discover_meters
@@ -31,22 +32,17 @@ def metered_export(report: dict):
     report["export_energy_unavailable"] = {s.domain: s.detail for s in unavailable}
 
 
-def finish_conversion(spec: dict, onnx_path: Path, feeds: dict, reference: dict, report: dict) -> dict:
+def finish_conversion(
+    spec: ConversionSpec, onnx_path: Path, feeds: dict, reference: dict, report: dict
+) -> ConversionReport:
     """Validate the exported file and turn the report into a result (failed when parity fails)."""
-    report = {**validate_onnx(str(onnx_path), feeds, reference, float(spec["model"]["parity_tol"])), **report}
+    report = {**validate_onnx(str(onnx_path), feeds, reference, float(spec.model["parity_tol"])), **report}
     report["onnx_bytes"] = onnx_path.stat().st_size
-    (Path(spec["output_dir"]) / "parity.json").write_text(json.dumps(report["parity"], indent=2))
+    (Path(spec.output_dir) / "parity.json").write_text(json.dumps(report["parity"], indent=2))
     if not report["parity"]["passed"]:
-        return {"status": "failed", "error": describe_failure(report["parity"]), **report}
-    return {"status": "ok", **report}
+        return ConversionReport(status="failed", error=describe_failure(report["parity"]), **report)
+    return ConversionReport(**report)
 
 
-def main(convert: Callable[[dict], dict], argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    spec_path, result_path = Path(argv[0]), Path(argv[1])
-    try:
-        result = convert(json.loads(spec_path.read_text()))
-    except BaseException as err:  # noqa: BLE001 — the orchestrator records every failure
-        result = {"status": "failed", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
-    result_path.write_text(json.dumps(result, indent=2, default=str))
-    return 0 if result["status"] == "ok" else 1
+def main(convert: Callable[[ConversionSpec], ConversionReport], argv: list[str] | None = None) -> int:
+    return serve(convert, ConversionSpec, ConversionReport, sys.argv[1:] if argv is None else argv)

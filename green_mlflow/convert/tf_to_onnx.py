@@ -14,6 +14,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf2onnx
 
+from green_mlflow.contract import ConversionReport, ConversionSpec
 from green_mlflow.convert.script import finish_conversion, main, metered_export
 from green_mlflow.convert.validate import tidy_graph
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
@@ -22,13 +23,13 @@ from green_mlflow.models.tf_models import build_model, parameter_count, to_tf_la
 EXPORTER = f"tf2onnx {tf2onnx.__version__} from_function"
 
 
-def convert(spec: dict) -> dict:
-    model_cfg = spec["model"]
-    out_dir = Path(spec["output_dir"])
+def convert(spec: ConversionSpec) -> ConversionReport:
+    model_cfg = spec.model
+    out_dir = Path(spec.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
-    model = build_model(model_cfg, int(spec["seed"]))
-    feeds = make_inputs(model_cfg, int(spec["batch_size"]), int(spec["seed"]))
+    model = build_model(model_cfg, spec.seed)
+    feeds = make_inputs(model_cfg, spec.batch_size, spec.seed)
     tf_inputs = to_tf_layout(model_cfg, feeds)
     names = OUTPUT_NAMES[model_cfg["kind"]]
 
@@ -48,7 +49,7 @@ def convert(spec: dict) -> dict:
         tf2onnx.convert.from_function(
             tf.function(forward),
             input_signature=signature,
-            opset=int(spec["opset"]),
+            opset=spec.opset,
             output_path=str(path),
             inputs_as_nchw=[f"{n}:0" for n in feeds] if model_cfg["kind"] == "image" else None,
         )

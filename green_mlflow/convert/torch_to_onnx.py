@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from green_mlflow.contract import ConversionReport, ConversionSpec
 from green_mlflow.convert.script import finish_conversion, main, metered_export
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
 from green_mlflow.models.torch_models import build_model, parameter_count
@@ -43,13 +44,13 @@ def export(
         )
 
 
-def convert(spec: dict) -> dict:
-    model_cfg = spec["model"]
-    out_dir = Path(spec["output_dir"])
+def convert(spec: ConversionSpec) -> ConversionReport:
+    model_cfg = spec.model
+    out_dir = Path(spec.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
-    module = build_model(model_cfg, int(spec["seed"]))
-    feeds = make_inputs(model_cfg, int(spec["batch_size"]), int(spec["seed"]))
+    module = build_model(model_cfg, spec.seed)
+    feeds = make_inputs(model_cfg, spec.batch_size, spec.seed)
     names = OUTPUT_NAMES[model_cfg["kind"]]
     with torch.inference_mode():
         out = module(*(torch.from_numpy(v) for v in feeds.values()))
@@ -61,7 +62,7 @@ def convert(spec: dict) -> dict:
         "source_parameters": parameter_count(module),
     }
     with metered_export(report):
-        export(module, feeds, path, int(spec["opset"]), names)
+        export(module, feeds, path, spec.opset, names)
     return finish_conversion(spec, path, feeds, reference, report)
 
 

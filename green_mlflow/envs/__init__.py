@@ -1,4 +1,4 @@
-"""Per-runtime Python environments (DESIGN.md decision 1).
+"""Per-runtime Python environments (docs/design.md decision 1).
 
 Each runtime's worker runs in its own virtual environment, made from a requirements file in
 ``specs/``. ``python -m green_mlflow.envs setup`` creates or updates them, idempotently: an
@@ -17,8 +17,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from green_mlflow.registry import environments
+
 SPECS_DIR = Path(__file__).parent / "specs"
-DEFAULT_ENVS = ("torch", "tf", "mxnet", "onnx")
+DEFAULT_ENVS = environments(gpu=False)  # what `setup` makes without names: the CPU set
 MARKER = ".green_mlflow_spec"
 
 

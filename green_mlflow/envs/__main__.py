@@ -1,7 +1,7 @@
 """``python -m green_mlflow.envs setup [NAME ...]`` creates or updates runtime environments.
 
 ``status`` lists them. With no names, ``setup`` makes the CPU set (torch, tf, mxnet, onnx); ``--gpu``
-adds the GPU builds (onnx-gpu: onnxruntime-gpu with CUDA and TensorRT; tf-gpu; mxnet-gpu).
+adds the GPU builds the runtime registry names (onnx-gpu, tf-gpu, mxnet-gpu).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import argparse
 import sys
 
 from green_mlflow.envs import (
-    DEFAULT_ENVS,
     EnvironmentError_,
     available,
     env_python,
@@ -19,6 +18,7 @@ from green_mlflow.envs import (
     setup,
     spec_path,
 )
+from green_mlflow.registry import environments
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     make = sub.add_parser("setup", help="create or update environments (idempotent)")
     make.add_argument("names", nargs="*", metavar="NAME", help=f"one of {', '.join(available())}")
-    make.add_argument("--gpu", action="store_true", help="also make onnx-gpu")
+    make.add_argument("--gpu", action="store_true", help="also make the GPU environments")
     sub.add_parser("status", help="list environments and whether they are up to date")
     args = parser.parse_args(argv)
     if args.command == "status":
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             state = "up to date" if is_current(name) else "missing or outdated"
             print(f"  {name:10s} {state:20s} {env_python(name)}")
         return 0
-    names = list(args.names) or list(DEFAULT_ENVS) + (["onnx-gpu", "tf-gpu", "mxnet-gpu"] if args.gpu else [])
+    names = list(args.names) or list(environments(gpu=args.gpu))
     try:
         for name in names:
             spec_path(name)  # refuse unknown names before installing anything

@@ -3,7 +3,7 @@
 Model: energy = TDP × (CPU seconds used by the workload process / logical CPUs). It assumes power
 scales linearly with utilisation and ignores idle and uncore power, so it is a rough figure. It is
 only ever logged under ``*_estimated_j`` names with ``method=estimated`` and this model spelled out
-(METHOD.md rule 4; CodeCarbon's silent TDP fallback is the counter-example).
+(docs/method.md rule 4; CodeCarbon's silent TDP fallback is the counter-example).
 """
 
 from __future__ import annotations

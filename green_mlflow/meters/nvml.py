@@ -1,7 +1,7 @@
 """GPU energy through NVML (nvidia-ml-py, NVIDIA's maintained bindings).
 
 Volta and newer expose a cumulative energy counter in millijoules
-(``nvmlDeviceGetTotalEnergyConsumption``), read at window edges (METHOD.md rule 1). Older GPUs
+(``nvmlDeviceGetTotalEnergyConsumption``), read at window edges (docs/method.md rule 1). Older GPUs
 only report instantaneous power: then the out-of-process sampler polls it every ≤ 50 ms and the
 window's energy is the trapezoidal integral of that trace, tagged ``polled``.
 
@@ -137,7 +137,7 @@ def probe_nvml(device_id: int, nvml: Any = None) -> tuple[list[EnergyMeter], lis
 def other_gpu_processes(nvml: Any, handle: Any, own_pids: set[int]) -> dict[int, float | None]:
     """Processes other than ``own_pids`` using the GPU now: pid → used memory in MiB (None where hidden).
 
-    GPU energy is per device, not per process (METHOD.md rule 5): anything listed here during a
+    GPU energy is per device, not per process (docs/method.md rule 5): anything listed here during a
     window shares the reading. Raises whatever NVML raises where the list cannot be read.
     """
     found: dict[int, float | None] = {}

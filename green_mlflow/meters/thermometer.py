@@ -1,4 +1,4 @@
-"""Temperatures at the edges of a run and for the cool-down (METHOD.md rule 10), where readable.
+"""Temperatures at the edges of a run and for the cool-down (docs/method.md rule 10), where readable.
 
 GPU temperature from NVML; CPU package temperature from the kernel's hwmon sensors via psutil
 (``k10temp`` on AMD, ``coretemp`` on Intel). A VM usually has neither: then the reading is absent,

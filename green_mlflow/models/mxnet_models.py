@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from green_mlflow.runtimes.mxnet_shim import import_mxnet
+from green_mlflow.models.mxnet_shim import import_mxnet
 
 mx = import_mxnet()
 from mxnet.gluon import HybridBlock, nn  # noqa: E402

@@ -1,7 +1,7 @@
 """PyTorch builders for the study's models, from their definitions, with seeded random weights.
 
 Weights cannot be downloaded here and neither speed nor energy depends on their values
-(DESIGN.md, "Models without a model hub").
+(docs/design.md, "Models without a model hub").
 """
 
 from __future__ import annotations

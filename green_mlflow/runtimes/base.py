@@ -16,7 +16,7 @@ class Session(Protocol):
         """Run one inference on the bound batch (may return before the device is done)."""
 
     def sync(self) -> None:
-        """Block until all queued device work is finished (METHOD.md rule 6)."""
+        """Block until all queued device work is finished (docs/method.md rule 6)."""
 
     def outputs(self) -> dict[str, np.ndarray]:
         """Run once and return the outputs as host arrays, for parity checks."""

@@ -2,7 +2,7 @@
 
 At batch 1 a GPU is launch-bound: the CPU spends longer queuing hundreds of small kernels than the
 GPU spends running them. Replaying a captured graph launches them all at once, which measures how
-much of a runtime's batch-1 cost is launch overhead (DESIGN.md decision 8). Shapes and input buffers
+much of a runtime's batch-1 cost is launch overhead (docs/design.md decision 8). Shapes and input buffers
 are static: the graph reads the tensors it was captured with and writes the same output tensors.
 
 Follows PyTorch's documented recipe (torch.cuda.graphs): warm up on a side stream so that lazy

@@ -5,35 +5,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from green_mlflow.contract import JobSpec
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
-from green_mlflow.runtimes.mxnet_shim import import_mxnet
+from green_mlflow.models.mxnet_shim import import_mxnet
 
 mx = import_mxnet()
 from green_mlflow.models.mxnet_models import build_model, parameter_count  # noqa: E402
 
-MODES = ("imperative", "hybrid")
-
 
 class MxnetSession:
-    def __init__(self, spec: dict):
-        provider = spec["provider"]
-        if provider not in ("cpu", "cuda"):
-            raise ValueError(f"runtime=mxnet supports provider cpu or cuda, not {provider!r}")
-        if spec["mode"] not in MODES:
-            raise ValueError(f"runtime=mxnet supports mode {', '.join(MODES)}, not {spec['mode']!r}")
+    def __init__(self, spec: JobSpec):
+        provider = spec.provider  # cpu or cuda (checked against the registry by load_session)
         if provider == "cuda":
             if mx.context.num_gpus() == 0:
                 raise RuntimeError("provider=cuda asked for, but MXNet sees no GPU (install mxnet-cu112 on a GPU host)")
-            self.ctx = mx.gpu(int(spec.get("device_id", 0)))
+            self.ctx = mx.gpu(spec.device_id)
         else:
             self.ctx = mx.cpu()
-        self.batch_size = int(spec["batch_size"])
-        self.model_cfg = spec["model"]
-        self.net = build_model(self.model_cfg, int(spec["seed"]))
+        self.batch_size = spec.batch_size
+        self.model_cfg = spec.model
+        self.net = build_model(self.model_cfg, spec.seed)
         self.net.collect_params().reset_ctx(self.ctx)
-        if spec["mode"] == "hybrid":
+        if spec.mode == "hybrid":
             self.net.hybridize(static_alloc=True, static_shape=True)
-        arrays = make_inputs(self.model_cfg, self.batch_size, int(spec["seed"]))
+        arrays = make_inputs(self.model_cfg, self.batch_size, spec.seed)
         self.inputs = [mx.nd.array(a, ctx=self.ctx, dtype=a.dtype) for a in arrays.values()]
         self.net(*self.inputs)  # Gluon defers parameter shapes (and so initialisation) to the first call
         mx.nd.waitall()
@@ -59,5 +54,5 @@ class MxnetSession:
         }
 
 
-def load(spec: dict) -> MxnetSession:
+def load(spec: JobSpec) -> MxnetSession:
     return MxnetSession(spec)

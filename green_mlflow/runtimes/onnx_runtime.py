@@ -12,6 +12,7 @@ import os
 import numpy as np
 import onnxruntime as ort
 
+from green_mlflow.contract import JobSpec
 from green_mlflow.models.inputs import make_inputs
 
 PROVIDERS = {
@@ -64,17 +65,17 @@ def verify_provider(requested: str, available: list[str], in_use: list[str]) -> 
 
 
 class OnnxSession:
-    def __init__(self, spec: dict):
-        if spec["mode"] not in MODES:
-            raise ValueError(f"runtime=onnx supports mode {', '.join(MODES)}, not {spec['mode']!r}")
-        self.batch_size = int(spec["batch_size"])
-        self.requested = spec["provider"]
+    def __init__(self, spec: JobSpec):
+        if not spec.onnx_path:
+            raise ValueError("runtime=onnx needs the converted model: the spec has no onnx_path")
+        self.batch_size = spec.batch_size
+        self.requested = spec.provider
         options = ort.SessionOptions()
-        options.graph_optimization_level = MODES[spec["mode"]]
-        providers = provider_chain(self.requested, int(spec.get("device_id", 0)), spec.get("trt_cache_dir"))
-        self.session = ort.InferenceSession(spec["onnx_path"], sess_options=options, providers=providers)
+        options.graph_optimization_level = MODES[spec.mode]
+        providers = provider_chain(self.requested, spec.device_id, spec.trt_cache_dir)
+        self.session = ort.InferenceSession(spec.onnx_path, sess_options=options, providers=providers)
         verify_provider(self.requested, ort.get_available_providers(), self.session.get_providers())
-        arrays = make_inputs(spec["model"], self.batch_size, int(spec["seed"]))
+        arrays = make_inputs(spec.model, self.batch_size, spec.seed)
         wanted = {i.name for i in self.session.get_inputs()}
         self.feeds = {k: v for k, v in arrays.items() if k in wanted}
         missing = wanted - set(self.feeds)
@@ -101,5 +102,5 @@ class OnnxSession:
         }
 
 
-def load(spec: dict) -> OnnxSession:
+def load(spec: JobSpec) -> OnnxSession:
     return OnnxSession(spec)

@@ -6,34 +6,29 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from green_mlflow.contract import JobSpec
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
 from green_mlflow.models.tf_models import build_model, parameter_count, to_tf_layout
 
-MODES = ("eager", "function", "xla")
-
 
 class TfSession:
-    def __init__(self, spec: dict):
-        provider = spec["provider"]
-        if provider not in ("cpu", "cuda"):
-            raise ValueError(f"runtime=tf supports provider cpu or cuda, not {provider!r}")
-        if spec["mode"] not in MODES:
-            raise ValueError(f"runtime=tf supports mode {', '.join(MODES)}, not {spec['mode']!r}")
+    def __init__(self, spec: JobSpec):
+        provider = spec.provider  # cpu or cuda (checked against the registry by load_session)
         gpus = tf.config.list_physical_devices("GPU")
         if provider == "cuda" and not gpus:
             raise RuntimeError("provider=cuda asked for, but TensorFlow sees no GPU (is the CUDA build installed?)")
-        self.device = f"/GPU:{int(spec.get('device_id', 0))}" if provider == "cuda" else "/CPU:0"
-        self.batch_size = int(spec["batch_size"])
-        self.model_cfg = spec["model"]
+        self.device = f"/GPU:{spec.device_id}" if provider == "cuda" else "/CPU:0"
+        self.batch_size = spec.batch_size
+        self.model_cfg = spec.model
         with tf.device(self.device):
-            self.model = build_model(self.model_cfg, int(spec["seed"]))
-            arrays = to_tf_layout(self.model_cfg, make_inputs(self.model_cfg, self.batch_size, int(spec["seed"])))
+            self.model = build_model(self.model_cfg, spec.seed)
+            arrays = to_tf_layout(self.model_cfg, make_inputs(self.model_cfg, self.batch_size, spec.seed))
             self.inputs = [tf.constant(a) for a in arrays]
 
         def forward(*xs):
             return self.model(*xs, training=False) if len(xs) > 1 else self.model(xs[0], training=False)
 
-        mode = spec["mode"]
+        mode = spec.mode
         self.call = forward if mode == "eager" else tf.function(forward, jit_compile=(mode == "xla"))
         self._gpu = provider == "cuda"
 
@@ -62,5 +57,5 @@ class TfSession:
         }
 
 
-def load(spec: dict) -> TfSession:
+def load(spec: JobSpec) -> TfSession:
     return TfSession(spec)

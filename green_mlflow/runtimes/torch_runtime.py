@@ -10,32 +10,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from green_mlflow.contract import JobSpec
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
 from green_mlflow.models.torch_models import build_model, parameter_count
 from green_mlflow.runtimes.cuda_graph import GraphReplay
-from green_mlflow.runtimes.modes import MODES as ALL_MODES
-
-MODES = ALL_MODES["torch"]
-DEVICES = {"cpu": "cpu", "cuda": "cuda"}
 
 
 class TorchSession:
-    def __init__(self, spec: dict):
-        provider = spec["provider"]
-        if provider not in DEVICES:
-            raise ValueError(f"runtime=torch supports provider cpu or cuda, not {provider!r}")
-        if spec["mode"] not in MODES:
-            raise ValueError(f"runtime=torch supports mode {', '.join(MODES)}, not {spec['mode']!r}")
+    def __init__(self, spec: JobSpec):
+        provider = spec.provider  # cpu or cuda (checked against the registry by load_session)
         if provider == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("provider=cuda asked for, but torch.cuda.is_available() is False on this host")
-        if spec["mode"] == "cuda_graph" and provider != "cuda":
-            raise ValueError("mode=cuda_graph captures CUDA kernels: it needs provider=cuda")
-        self.mode = spec["mode"]
-        self.device = torch.device(DEVICES[provider], int(spec.get("device_id", 0)) if provider == "cuda" else None)
-        self.batch_size = int(spec["batch_size"])
-        self.model_cfg = spec["model"]
-        self.model = build_model(self.model_cfg, int(spec["seed"])).to(self.device)
-        arrays = make_inputs(self.model_cfg, self.batch_size, int(spec["seed"]))
+        self.mode = spec.mode
+        self.device = torch.device(provider, spec.device_id if provider == "cuda" else None)
+        self.batch_size = spec.batch_size
+        self.model_cfg = spec.model
+        self.model = build_model(self.model_cfg, spec.seed).to(self.device)
+        arrays = make_inputs(self.model_cfg, self.batch_size, spec.seed)
         tensors = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}
         # vision models take one positional tensor; BertModel must get keywords (see torch_models)
         self.args = tuple(tensors.values()) if self.model_cfg["kind"] == "image" else ()
@@ -82,5 +73,5 @@ class TorchSession:
         }
 
 
-def load(spec: dict) -> TorchSession:
+def load(spec: JobSpec) -> TorchSession:
     return TorchSession(spec)

@@ -1,4 +1,4 @@
-"""Names and values of what a job logs, with units in every name (METHOD.md "Units and names").
+"""Names and values of what a job logs, with units in every name (docs/method.md, "Units and names").
 
 Pure functions from the worker's result to MLflow params, metrics and tags: no MLflow calls here.
 Measured energy (``counter``, ``polled``) and estimated energy never share a name: an estimate is
@@ -7,8 +7,10 @@ always ``*_estimated_j``, and ``energy_per_sample_{gross,net}_j`` sum measured d
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
+from green_mlflow.contract import Contention, ConversionReport, DomainEnergy, IdleResult, WorkerResult
 from green_mlflow.meters.base import MEASURED
 
 
@@ -27,23 +29,25 @@ def flatten_params(config: dict) -> dict[str, str]:
     return params
 
 
-def _idle_for(domain: str, method: str, idle: dict | None) -> tuple[float | None, str]:
+def _idle_for(domain: str, method: str, idle: IdleResult | None) -> tuple[float | None, str]:
     """The idle power to subtract from ``domain`` and where it came from (or why there is none)."""
     if idle is None:
         return None, "no idle baseline (measure.idle_s=0): net energy not computed"
-    if idle.get("status") != "ok":
-        return None, f"idle baseline failed, net energy not computed: {idle.get('error', 'no detail')}"
-    entry = idle["domains"].get(domain)
-    if entry is None or "power_w" not in entry:
-        why = entry["detail"] if entry else "not metered while idle"
+    if not idle.ok:
+        return None, f"idle baseline failed, net energy not computed: {idle.error or 'no detail'}"
+    entry = idle.domains.get(domain)
+    if entry is None or entry.power_w is None:
+        why = entry.detail if entry else "not metered while idle"
         return None, f"no idle power for {domain}: {why}"
-    if entry["method"] != method:
-        return None, f"idle was metered by {entry['method']}, this run by {method}: not subtracted"
-    where = f"idle {entry['power_w']:.3f} W over {idle['duration_s']:.1f} s on {idle.get('host_name', 'this host')}"
-    return entry["power_w"], where
+    if entry.method != method:
+        return None, f"idle was metered by {entry.method}, this run by {method}: not subtracted"
+    where = f"idle {entry.power_w:.3f} W over {idle.duration_s:.1f} s on {idle.host_name or 'this host'}"
+    return entry.power_w, where
 
 
-def energy_metrics(energy: dict[str, dict], idle: dict | None = None) -> tuple[dict[str, float], dict[str, str]]:
+def energy_metrics(
+    energy: dict[str, DomainEnergy], idle: IdleResult | None = None
+) -> tuple[dict[str, float], dict[str, str]]:
     """Per-domain gross and net energy and the tags that say how each was obtained (docs/metrics.md).
 
     Net = gross − idle power × measured seconds, with the idle power of the same domain read by the
@@ -53,22 +57,22 @@ def energy_metrics(energy: dict[str, dict], idle: dict | None = None) -> tuple[d
     tags: dict[str, str] = {}
     totals: dict[tuple[bool, str], list[tuple[str, float]]] = {}
     for domain, entry in sorted(energy.items()):
-        method = entry["method"]
+        method = entry.method
         tags[f"energy.{domain}.method"] = method
-        tags[f"energy.{domain}.detail"] = entry["detail"][:5000]
-        if entry.get("errors"):
-            tags[f"energy.{domain}.warnings"] = "; ".join(entry["errors"])[:5000]
+        tags[f"energy.{domain}.detail"] = entry.detail[:5000]
+        if entry.errors:
+            tags[f"energy.{domain}.warnings"] = "; ".join(entry.errors)[:5000]
         if method == "unavailable":
             continue
         measured = method in MEASURED
         est = "" if measured else "_estimated"
-        gross_j, samples, seconds = entry["energy_j"], entry["samples"], entry["duration_s"]
+        gross_j, samples, seconds = entry.energy_j, entry.samples, entry.duration_s
         metrics[f"{domain}_energy_gross{est}_j"] = gross_j
         metrics[f"{domain}_energy_per_sample_gross{est}_j"] = gross_j / samples
         metrics[f"{domain}_power_mean{est}_w"] = gross_j / seconds
-        for phase in ("warmup", "load"):
-            if entry.get(f"{phase}_energy_j") is not None:
-                metrics[f"{domain}_{phase}_energy{est}_j"] = entry[f"{phase}_energy_j"]
+        for phase, phase_j in (("warmup", entry.warmup_energy_j), ("load", entry.load_energy_j)):
+            if phase_j is not None:
+                metrics[f"{domain}_{phase}_energy{est}_j"] = phase_j
         totals.setdefault((measured, "gross"), []).append((domain, gross_j / samples))
         idle_w, where = _idle_for(domain, method, idle)
         tags[f"energy.{domain}.idle"] = where
@@ -92,68 +96,69 @@ def energy_metrics(energy: dict[str, dict], idle: dict | None = None) -> tuple[d
     return metrics, tags
 
 
-def result_metrics(result: dict) -> dict[str, float]:
+def result_metrics(result: WorkerResult) -> dict[str, float]:
     """Scalar metrics of a finished measurement (energy excluded: see ``energy_metrics``)."""
-    metrics = {f"latency_{k}": v for k, v in result["latency"].items() if k.endswith("_ms")}
-    metrics["latency_iterations"] = result["latency"]["count"]
-    metrics["throughput_samples_per_s"] = result["throughput_samples_per_s"]
-    metrics["measured_samples"] = result["measured_samples"]
-    metrics["measured_duration_s"] = result["measured_duration_s"]
-    metrics["windows"] = len(result["windows"])
-    metrics["model_load_s"] = result["load_s"]
-    metrics["warmup_duration_s"] = result["warmup"]["duration_s"]
-    metrics["warmup_iterations"] = result["warmup"]["iterations"]
-    faults = [w["minor_faults_per_iteration"] for w in result["windows"] if "minor_faults_per_iteration" in w]
-    if faults:
+    latency = asdict(result.latency)
+    metrics = {f"latency_{k}": v for k, v in latency.items() if k.endswith("_ms")}
+    metrics["latency_iterations"] = result.latency.count
+    metrics["throughput_samples_per_s"] = result.throughput_samples_per_s
+    metrics["measured_samples"] = result.measured_samples
+    metrics["measured_duration_s"] = result.measured_duration_s
+    metrics["windows"] = len(result.windows)
+    metrics["model_load_s"] = result.load_s
+    metrics["warmup_duration_s"] = result.warmup.duration_s
+    metrics["warmup_iterations"] = result.warmup.iterations
+    if result.windows:
+        faults = [w.minor_faults_per_iteration for w in result.windows]
         metrics["minor_page_faults_per_iteration"] = sum(faults) / len(faults)
-    metrics.update(result["utilisation"])
-    metrics.update(result.get("temperatures", {}))
-    if "cooldown" in result:
-        metrics["cooldown_wait_s"] = result["cooldown"]["waited_s"]
+    metrics.update(result.utilisation)
+    metrics.update(result.temperatures)
+    if result.cooldown is not None:
+        metrics["cooldown_wait_s"] = result.cooldown.waited_s
     return metrics
 
 
-def result_tags(result: dict) -> dict[str, str]:
+def result_tags(result: WorkerResult) -> dict[str, str]:
     """Hardware, versions and how the run was measured."""
-    info = result["info"]
-    tags = {f"host.{k}": v for k, v in result["host"].items()}
-    tags.update({f"gpu.{k[4:]}": v for k, v in result.get("gpu", {}).items()})
+    info = result.info
+    tags = {f"host.{k}": v for k, v in result.host.items()}
+    tags.update({f"gpu.{k[4:]}": v for k, v in result.gpu.items()})
     tags[f"version.{info['framework']}"] = info["framework_version"]
     tags["provider.in_use"] = str(info.get("provider_in_use"))
-    tags["sampler.interval_s"] = f"{result['sampler']['interval_s']:g}"
-    tags["sampler.samples"] = str(result["sampler"]["samples"])
+    tags["sampler.interval_s"] = f"{result.sampler.interval_s:g}"
+    tags["sampler.samples"] = str(result.sampler.samples)
     tags["sampler.process"] = "separate process (not inside the workload process)"
-    if "cooldown" in result:
-        tags["cooldown"] = result["cooldown"]["outcome"]
-    tags.update(contention_tags(result.get("contention")))
-    tags["worker.malloc"] = " ".join(f"{k}={v}" for k, v in result.get("malloc_env", {}).items()) or "glibc defaults"
+    if result.cooldown is not None:
+        tags["cooldown"] = result.cooldown.outcome
+    tags.update(contention_tags(result.contention))
+    tags["worker.malloc"] = " ".join(f"{k}={v}" for k, v in result.malloc_env.items()) or "glibc defaults"
     return tags
 
 
-def contention_tags(contention: dict | None) -> dict[str, str]:
-    """``green.gpu_contention``: ``none``, ``detected: …`` or ``not checked: …`` (METHOD.md rule 5)."""
-    if not contention:
+def contention_tags(contention: Contention | None) -> dict[str, str]:
+    """``green.gpu_contention``: ``none``, ``detected: …`` or ``not checked: …`` (docs/method.md rule 5)."""
+    if contention is None:
         return {}
-    if not contention.get("checked"):
-        return {"green.gpu_contention": f"not checked: {contention.get('reason', 'no detail')}"}
-    busy = contention["windows_with_other_processes"]
+    if not contention.checked:
+        return {"green.gpu_contention": f"not checked: {contention.reason or 'no detail'}"}
+    busy = contention.windows_with_other_processes
     if not busy:
         return {"green.gpu_contention": "none"}
     pids = ", ".join(
         f"pid {pid}" + (f" ({mib:.0f} MiB)" if mib is not None else "")
-        for pid, mib in sorted(contention["other_processes"].items())
+        for pid, mib in sorted(contention.other_processes.items())
     )
     return {
         "green.gpu_contention": f"detected: {pids or 'other processes'} used the GPU during {busy} of "
-        f"{contention['windows']} windows; GPU energy includes their work"
+        f"{contention.windows} windows; GPU energy includes their work"
     }
 
 
-def conversion_metrics(report: dict) -> tuple[dict[str, float], dict[str, str]]:
+def conversion_metrics(report: ConversionReport) -> tuple[dict[str, float], dict[str, str]]:
     """Metrics and tags of an ONNX conversion (parity, sizes, time)."""
     metrics: dict[str, float] = {}
     tags: dict[str, str] = {}
-    parity = report.get("parity")
+    parity = report.parity
     if parity:
         errs = [o["max_rel_err"] for o in parity["outputs"].values() if "max_rel_err" in o]
         abs_errs = [o["max_abs_err"] for o in parity["outputs"].values() if "max_abs_err" in o]
@@ -163,18 +168,18 @@ def conversion_metrics(report: dict) -> tuple[dict[str, float], dict[str, str]]:
         tags["onnx.parity"] = "passed" if parity["passed"] else "failed"
         tags["onnx.parity_tol"] = f"{parity['tol']:g}"
     for key in ("export_s", "check_s", "parity_s"):
-        if key in report:
-            metrics[f"conversion_{key}"] = report[key]
-    for domain, joules in report.get("export_energy_j", {}).items():
+        if getattr(report, key) is not None:
+            metrics[f"conversion_{key}"] = getattr(report, key)
+    for domain, joules in report.export_energy_j.items():
         metrics[f"conversion_export_{domain}_energy_j"] = joules
-    if report.get("export_energy_unavailable"):
+    if report.export_energy_unavailable:
         tags["onnx.export_energy"] = "; ".join(
-            f"{d}: unavailable ({why})" for d, why in report["export_energy_unavailable"].items()
+            f"{d}: unavailable ({why})" for d, why in report.export_energy_unavailable.items()
         )[:5000]
     for key in ("onnx_bytes", "onnx_initializer_parameters", "source_parameters"):
-        if key in report:
-            metrics[key] = report[key]
+        if getattr(report, key) is not None:
+            metrics[key] = getattr(report, key)
     for key in ("exporter", "source_version", "onnx_version"):
-        if key in report:
-            tags[f"onnx.{key}"] = str(report[key])
+        if getattr(report, key) is not None:
+            tags[f"onnx.{key}"] = str(getattr(report, key))
     return metrics, tags

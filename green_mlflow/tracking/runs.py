@@ -1,7 +1,7 @@
 """MLflow runs: the sweep's parent run and one child run per job, written with an explicit client.
 
 ``parent_run_id`` is passed explicitly (as the ``mlflow.parentRunId`` tag) rather than with
-``nested=True``, which only works inside one process (DESIGN.md decision 5).
+``nested=True``, which only works inside one process (docs/design.md decision 5).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.utils.time import get_current_time_millis
 
 from green_mlflow import __version__
+from green_mlflow.contract import WorkerResult
 from green_mlflow.meters.base import MEASURED
 from green_mlflow.tracking.store import Store
 
@@ -75,21 +76,21 @@ def log_values(store: Store, run_id: str, metrics: dict[str, float], tags: dict[
         store.client.log_batch(run_id, metrics=metric_list[i : i + BATCH], tags=tag_list if i == 0 else [])
 
 
-def log_steps(store: Store, run_id: str, result: dict, trace: dict[str, list]) -> None:
+def log_steps(store: Store, run_id: str, result: WorkerResult, trace: dict[str, list]) -> None:
     """Per-window metrics and the utilisation trace as step metrics (plotted by the MLflow UI)."""
     now = get_current_time_millis()
     metrics = []
-    for index, window in enumerate(result["windows"]):
-        metrics.append(Metric("window_latency_p50_ms", window["latency_p50_ms"], now, index))
-        metrics.append(Metric("window_throughput_samples_per_s", window["samples"] / window["duration_s"], now, index))
-    for domain, entry in result["energy"].items():
-        suffix = "" if entry["method"] in MEASURED else "_estimated"
-        for index, (window, energy_j) in enumerate(zip(result["windows"], entry.get("window_energy_j", []))):
+    for index, window in enumerate(result.windows):
+        metrics.append(Metric("window_latency_p50_ms", window.latency_p50_ms, now, index))
+        metrics.append(Metric("window_throughput_samples_per_s", window.samples / window.duration_s, now, index))
+    for domain, entry in result.energy.items():
+        suffix = "" if entry.method in MEASURED else "_estimated"
+        for index, (window, energy_j) in enumerate(zip(result.windows, entry.window_energy_j)):
             if energy_j is not None:
                 metrics.append(
-                    Metric(f"window_{domain}_energy_per_sample{suffix}_j", energy_j / window["samples"], now, index)
+                    Metric(f"window_{domain}_energy_per_sample{suffix}_j", energy_j / window.samples, now, index)
                 )
-    offset_s = result.get("clock_offset_s", 0.0)
+    offset_s = result.clock_offset_s
     for step, t_s in enumerate(trace.get("t_s", [])):
         stamp = int((t_s + offset_s) * 1000)
         for column, name in TRACE_COLUMNS.items():

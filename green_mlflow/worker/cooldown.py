@@ -1,4 +1,4 @@
-"""Rest between runs (METHOD.md rule 10): a fixed pause, then optionally wait for the GPU to cool.
+"""Rest between runs (docs/method.md rule 10): a fixed pause, then optionally wait for the GPU to cool.
 
 The wait ends when the temperature is within ``within_c`` of the idle temperature measured before
 the sweep, or when ``max_s`` has passed — whichever comes first; the outcome says which. It runs in
@@ -10,21 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+
+from green_mlflow.contract import CoolDown
 
 POLL_S = 1.0
-
-
-@dataclass(frozen=True)
-class CoolDown:
-    waited_s: float
-    start_temp_c: float | None
-    end_temp_c: float | None
-    target_temp_c: float | None
-    outcome: str  # plain words: what ended the cool-down
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def cool_down(

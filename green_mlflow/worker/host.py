@@ -1,4 +1,4 @@
-"""Facts about the host a measurement ran on (METHOD.md, "Metadata every run carries")."""
+"""Facts about the host a measurement ran on (docs/method.md, "Metadata every run carries")."""
 
 from __future__ import annotations
 

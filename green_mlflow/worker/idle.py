@@ -1,6 +1,6 @@
 """``python -m green_mlflow.worker.idle spec.json result.json``: the host's idle power, standalone.
 
-METHOD.md rule 9: before a sweep, with no model loaded, read every meter at the start and end of
+docs/method.md rule 9: before a sweep, with no model loaded, read every meter at the start and end of
 ``duration_s`` of doing nothing; idle power per domain = energy / seconds. The same meters (and
 the same estimate model) as the jobs use, so that net = gross − idle power × time compares like
 with like. The sampler records GPU temperature, the target of the cool-down.
@@ -8,13 +8,12 @@ with like. The sampler records GPU temperature, the target of the cool-down.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-import traceback
 from pathlib import Path
 from statistics import fmean
 
+from green_mlflow.contract import IdlePower, IdleResult, IdleSpec, serve
 from green_mlflow.meters import Trace, discover_meters
 from green_mlflow.meters.nvml import gpu_facts
 from green_mlflow.worker.host import host_facts
@@ -23,57 +22,42 @@ from green_mlflow.worker.sampler import SamplerProcess, read_trace, sampler_sett
 from green_mlflow.worker.summary import phase_energy
 
 
-def measure_idle(spec: dict, sleep=time.sleep) -> dict:
-    """Idle power of every domain this host can meter, over ``spec['duration_s']`` seconds."""
-    out_dir = Path(spec["output_dir"])
+def measure_idle(spec: IdleSpec, sleep=time.sleep) -> IdleResult:
+    """Idle power of every domain this host can meter, over ``spec.duration_s`` seconds."""
+    out_dir = Path(spec.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device_id = int(spec.get("device_id", 0))
-    duration_s = float(spec["duration_s"])
-    meters, unavailable = discover_meters(device_id=device_id, cpu_tdp_w=spec.get("cpu_tdp_w"))
-    interval_s, gpu_id = sampler_settings(meters, spec.get("sample_interval_s", 0.1), device_id)
+    device_id = spec.device_id
+    duration_s = spec.duration_s
+    meters, unavailable = discover_meters(device_id=device_id, cpu_tdp_w=spec.cpu_tdp_w)
+    interval_s, gpu_id = sampler_settings(meters, spec.sample_interval_s, device_id)
     sampler = SamplerProcess(interval_s, out_dir / "idle_trace.csv", gpu_id)
     try:
         phase, _ = measure_span("idle", meters, lambda: sleep(duration_s))
     finally:
         trace_path = sampler.stop()
     trace = Trace(read_trace(trace_path))
-    domains: dict[str, dict] = {s.domain: {"method": "unavailable", "detail": s.detail} for s in unavailable}
+    domains = {s.domain: IdlePower(method="unavailable", detail=s.detail) for s in unavailable}
     for index, meter in enumerate(meters):
         energy_j, error = phase_energy(meter, index, phase, trace)
         if energy_j is None:
-            domains[meter.domain] = {"method": "unavailable", "detail": f"{meter.covers}; idle read failed: {error}"}
+            domains[meter.domain] = IdlePower("unavailable", f"{meter.covers}; idle read failed: {error}")
             continue
-        domains[meter.domain] = {
-            "method": meter.method,
-            "detail": meter.covers,
-            "energy_j": energy_j,
-            "power_w": energy_j / phase.duration_s,
-        }
+        domains[meter.domain] = IdlePower(meter.method, meter.covers, energy_j, energy_j / phase.duration_s)
     temps = [v for v in trace.between("gpu_temp_c", phase.start_s, phase.end_s)[1]]
-    return {
-        "status": "ok",
-        "duration_s": phase.duration_s,
-        "domains": domains,
-        "gpu_temp_c": fmean(temps) if temps else None,
-        "device_id": device_id,
-        "host": host_facts(),
-        "gpu": gpu_facts(device_id) if gpu_id is not None else {},
-        "measured_at": time.time(),
-    }
+    return IdleResult(
+        duration_s=phase.duration_s,
+        domains=domains,
+        gpu_temp_c=fmean(temps) if temps else None,
+        device_id=device_id,
+        host=host_facts(),
+        gpu=gpu_facts(device_id) if gpu_id is not None else {},
+        measured_at=time.time(),
+    )
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m green_mlflow.worker.idle SPEC.json RESULT.json", file=sys.stderr)
-        return 2
-    try:
-        result, code = measure_idle(json.loads(Path(argv[0]).read_text())), 0
-    except BaseException as err:  # noqa: BLE001 — the orchestrator records why
-        result = {"status": "failed", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
-        code = 1
-    Path(argv[1]).write_text(json.dumps(result, indent=2))
-    return code
+def main(argv: list[str] | None = None) -> int:
+    return serve(measure_idle, IdleSpec, IdleResult, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The measurement protocol (METHOD.md rules 6–8, 12), framework-agnostic.
+"""The measurement protocol (docs/method.md rules 6–8, 12), framework-agnostic.
 
 Warm-up runs until both a minimum iteration count and a minimum duration are reached. Each window
 then runs until it has both a minimum iteration count and a minimum duration. The device is
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
+from green_mlflow.contract import MeasureSettings
 from green_mlflow.meters.base import EnergyMeter, MeterError
 from green_mlflow.runtimes.base import Session
 
@@ -116,30 +117,23 @@ def _phase(
 def run_protocol(
     session: Session,
     meters: list[EnergyMeter],
-    measure: dict,
+    measure: MeasureSettings,
     progress: Callable[[str], None] = lambda _: None,
 ) -> tuple[Phase, list[Phase]]:
-    """Warm up, then measure ``measure['windows']`` windows. Returns (warm-up, windows)."""
-    progress(f"warm-up: ≥{measure['warmup_min_iterations']} iterations and ≥{measure['warmup_min_s']} s")
-    warmup = _phase(
-        "warmup", session, meters, int(measure["warmup_min_iterations"]), float(measure["warmup_min_s"]), False
-    )
+    """Warm up, then measure ``measure.windows`` windows. Returns (warm-up, windows)."""
+    progress(f"warm-up: ≥{measure.warmup_min_iterations} iterations and ≥{measure.warmup_min_s} s")
+    warmup = _phase("warmup", session, meters, measure.warmup_min_iterations, measure.warmup_min_s, False)
     windows = []
-    for index in range(int(measure["windows"])):
+    for index in range(measure.windows):
         window = _phase(
-            f"window{index}",
-            session,
-            meters,
-            int(measure["window_min_iterations"]),
-            float(measure["window_min_s"]),
-            True,
+            f"window{index}", session, meters, measure.window_min_iterations, measure.window_min_s, True
         )
         windows.append(window)
         p50 = median(window.latencies_ns) / 1e6
         progress(
-            f"window {index + 1}/{measure['windows']}: {window.iterations} iterations in "
+            f"window {index + 1}/{measure.windows}: {window.iterations} iterations in "
             f"{window.duration_s:.2f} s, latency p50 {p50:.2f} ms"
         )
-        if index + 1 < int(measure["windows"]) and float(measure.get("window_rest_s", 0)) > 0:
-            time.sleep(float(measure["window_rest_s"]))
+        if index + 1 < measure.windows and measure.window_rest_s > 0:
+            time.sleep(measure.window_rest_s)
     return warmup, windows

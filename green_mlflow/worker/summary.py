@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from statistics import fmean
 
+from green_mlflow.contract import Contention, DomainEnergy
 from green_mlflow.meters.base import EnergyMeter, MeterError, MeterStatus, Trace
 from green_mlflow.worker.protocol import Phase
 
@@ -25,15 +26,13 @@ def summarise_energy(
     windows: list[Phase],
     trace: Trace,
     load: Phase | None = None,
-) -> dict[str, dict]:
+) -> dict[str, DomainEnergy]:
     """Per domain: method, what it covers, window energies, and totals over the windows that read cleanly.
 
     A window whose reading failed is left out of the totals (its samples too) and listed in
     ``errors``; if no window read cleanly the domain is ``unavailable`` — never 0.
     """
-    energy: dict[str, dict] = {}
-    for status in unavailable:
-        energy[status.domain] = {"method": "unavailable", "detail": status.detail}
+    energy = {status.domain: DomainEnergy(method="unavailable", detail=status.detail) for status in unavailable}
     for index, meter in enumerate(meters):
         window_j, errors = [], []
         for window in windows:
@@ -44,28 +43,23 @@ def summarise_energy(
         warmup_j, warmup_error = phase_energy(meter, index, warmup, trace)
         load_j, load_error = phase_energy(meter, index, load, trace) if load else (None, None)
         good = [(w, j) for w, j in zip(windows, window_j) if j is not None]
-        entry = {
-            "method": meter.method,
-            "detail": meter.covers,
-            "window_energy_j": window_j,
-            "errors": errors + [e for e in (warmup_error, load_error) if e],
-            "warmup_energy_j": warmup_j,
-            "load_energy_j": load_j,
-        }
+        entry = DomainEnergy(
+            method=meter.method,
+            detail=meter.covers,
+            window_energy_j=window_j,
+            errors=errors + [e for e in (warmup_error, load_error) if e],
+            warmup_energy_j=warmup_j,
+            load_energy_j=load_j,
+        )
         if good:
-            total_j = sum(j for _, j in good)
-            samples = sum(w.samples for w, _ in good)
-            duration_s = sum(w.duration_s for w, _ in good)
-            entry.update(
-                energy_j=total_j,
-                samples=samples,
-                duration_s=duration_s,
-                per_sample_j=total_j / samples,
-                mean_power_w=total_j / duration_s,
-            )
+            entry.energy_j = sum(j for _, j in good)
+            entry.samples = sum(w.samples for w, _ in good)
+            entry.duration_s = sum(w.duration_s for w, _ in good)
+            entry.per_sample_j = entry.energy_j / entry.samples
+            entry.mean_power_w = entry.energy_j / entry.duration_s
         else:
-            entry["method"] = "unavailable"
-            entry["detail"] = f"{meter.covers}; no window could be read: {'; '.join(errors)}"
+            entry.method = "unavailable"
+            entry.detail = f"{meter.covers}; no window could be read: {'; '.join(errors)}"
         energy[meter.domain] = entry
     return energy
 
@@ -88,22 +82,24 @@ def summarise_utilisation(trace: Trace, windows: list[Phase]) -> dict[str, float
     return result
 
 
-def summarise_contention(trace: Trace, windows: list[Phase], processes: dict | None, reason: str | None) -> dict:
-    """Did any other process use the GPU during a measured window? (METHOD.md rule 5)
+def summarise_contention(
+    trace: Trace, windows: list[Phase], processes: dict | None, reason: str | None
+) -> Contention:
+    """Did any other process use the GPU during a measured window? (docs/method.md rule 5)
 
     ``processes`` is what the sampler listed (pid → MiB, and an error if the list was unreadable);
     ``reason`` says why the GPU was not watched at all.
     """
     if reason is not None:
-        return {"checked": False, "reason": reason}
+        return Contention(checked=False, reason=reason)
     counts = [trace.between("gpu_other_processes", w.start_s, w.end_s)[1] for w in windows]
     if processes is None or (processes.get("error") and not any(counts)):
         detail = (processes or {}).get("error") or "the sampler recorded no process list"
-        return {"checked": False, "reason": f"NVML process list unreadable: {detail}"}
+        return Contention(checked=False, reason=f"NVML process list unreadable: {detail}")
     busy = sum(1 for c in counts if c and max(c) > 0)
-    return {
-        "checked": True,
-        "windows": len(windows),
-        "windows_with_other_processes": busy,
-        "other_processes": processes.get("other_processes", {}) if busy else {},
-    }
+    return Contention(
+        checked=True,
+        windows=len(windows),
+        windows_with_other_processes=busy,
+        other_processes=processes.get("other_processes", {}) if busy else {},
+    )

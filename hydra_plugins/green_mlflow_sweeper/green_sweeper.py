@@ -3,7 +3,7 @@
 Every combination of the sweep's comma lists runs ``measure.repetitions`` times (read from each
 combination's own composed config, so ``measure=quick,paper`` gets each preset's count), as one job
 per repetition with the override ``repetition=<i>``. All jobs of all configurations are then shuffled
-with ``hydra.sweeper.seed`` (METHOD.md rule 10: drift in temperature or background load must not line
+with ``hydra.sweeper.seed`` (docs/method.md rule 10: drift in temperature or background load must not line
 up with one runtime). Jobs are handed to whichever launcher is configured, in batches of
 ``hydra.sweeper.max_batch_size``, so the basic, joblib and submitit launchers work unchanged.
 """
@@ -16,7 +16,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
 
-from green_mlflow.plan import MAX_REPETITIONS
+from green_mlflow.config.schema import MAX_REPETITIONS
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """The orchestrator's side of the process boundary: run a module in another interpreter.
 
-``run_module(python, module, spec, workdir, timeout_s)`` writes ``spec.json``, runs
+``run_module(python, module, spec, workdir, timeout_s, result_type)`` writes ``spec.json``, runs
 ``python -m module spec.json result.json`` in a fresh process (its own process group, so a timeout
-kills the whole tree), forwards its progress lines, and always returns a result dict: the child's
-own result, or ``{"status": "failed", ...}`` with the reason — a timeout, a crash (signal), a
-non-zero exit, or no result written — and the tail of its stderr.
+kills the whole tree), forwards its progress lines, and always returns a ``result_type``
+(``green_mlflow.contract``): the child's own result, or a ``failed`` one with the reason — a
+timeout, a crash (signal), a non-zero exit, no result or an unreadable one — and the tail of its
+stderr.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the directory holding green_mlflow/
+from green_mlflow.contract import ContractError, Document, Outcome
+
+R = TypeVar("R", bound=Outcome)
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the directory holding green_mlflow/
 STDERR_TAIL_LINES = 60
 
 
@@ -60,14 +65,15 @@ def worker_env() -> dict[str, str]:
 def run_module(
     python: str,
     module: str,
-    spec: dict,
+    spec: Document,
     workdir: Path,
     timeout_s: float,
+    result_type: type[R],
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
-) -> dict:
+) -> R:
     workdir.mkdir(parents=True, exist_ok=True)
     spec_path, result_path = workdir / "spec.json", workdir / "result.json"
-    spec_path.write_text(json.dumps(spec, indent=2))
+    spec.write(spec_path)
     result_path.unlink(missing_ok=True)
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     proc = subprocess.Popen(
@@ -95,22 +101,21 @@ def run_module(
         raise
     reader.join(timeout=5)
     stderr_tail = "\n".join(tail)
+
+    def failed(reason: str) -> R:
+        return result_type.failed(f"the worker process {reason}", stderr_tail=stderr_tail)
+
     if timed_out:
-        return _failed(f"timed out after {timeout_s:g} s (measure.timeout_s) and was killed", stderr_tail)
-    result = None
+        return failed(f"timed out after {timeout_s:g} s (measure.timeout_s) and was killed")
     if result_path.exists():
         try:
-            result = json.loads(result_path.read_text())
-        except json.JSONDecodeError as err:
-            return _failed(f"wrote an unreadable result ({err})", stderr_tail)
-    if result is not None:
-        result.setdefault("stderr_tail", stderr_tail)
+            result = result_type.read(result_path)
+        except (json.JSONDecodeError, ContractError) as err:
+            return failed(f"wrote an unreadable result ({err})")
+        if result.stderr_tail is None:
+            result.stderr_tail = stderr_tail
         return result
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-        return _failed(f"crashed with signal {name}", stderr_tail)
-    return _failed(f"exited with code {code} without writing a result", stderr_tail)
-
-
-def _failed(reason: str, stderr_tail: str) -> dict:
-    return {"status": "failed", "error": f"the worker process {reason}", "stderr_tail": stderr_tail}
+        return failed(f"crashed with signal {name}")
+    return failed(f"exited with code {code} without writing a result")

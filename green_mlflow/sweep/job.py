@@ -10,8 +10,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from green_mlflow.contract import IdleResult, Outcome, WorkerResult
 from green_mlflow.convert import ensure_onnx
 from green_mlflow.envs import interpreter_for
+from green_mlflow.launch import run_module
 from green_mlflow.meters.base import MEASURED
 from green_mlflow.plan import Job
 from green_mlflow.tracking import runs
@@ -23,7 +25,6 @@ from green_mlflow.tracking.metrics import (
     result_tags,
 )
 from green_mlflow.tracking.store import Store
-from green_mlflow.worker.launch import run_module
 from green_mlflow.worker.sampler import read_trace
 
 
@@ -62,11 +63,11 @@ LEDGER_METRICS = (
 
 
 def run_job(
-    store: Store, parent_run_id: str, cfg, job: Job, out_dir: Path, idle: dict | None = None, run_order: int = 0
+    store: Store, parent_run_id: str, cfg, job: Job, out_dir: Path, idle: IdleResult | None = None, run_order: int = 0
 ) -> dict:
     """Measure ``job`` and log it as a child run. Returns a ledger row; never raises for a failed job.
 
-    ``idle`` is this host's idle baseline (``green_mlflow.baseline``): net energy and the cool-down's
+    ``idle`` is this host's idle baseline (``green_mlflow.sweep.idle``): net energy and the cool-down's
     target temperature come from it.
     """
     progress = say(job.label)
@@ -123,10 +124,12 @@ def conversion_energy_j(metrics: dict[str, float]) -> float | None:
     return sum(parts) if parts else None
 
 
-def _measure_and_log(store: Store, run_id: str, job: Job, out_dir: Path, progress, idle: dict | None) -> str | None:
+def _measure_and_log(
+    store: Store, run_id: str, job: Job, out_dir: Path, progress, idle: IdleResult | None
+) -> str | None:
     """Returns None on success, else the reason the job failed (already logged to the run)."""
     python = interpreter_for(job.env_name, job.runtime, job.python, progress)
-    onnx_path = None
+    extra: dict = {}
     if job.runtime == "onnx":
         source_python = interpreter_for(job.source, job.source, None, progress)
         conversion = ensure_onnx(
@@ -138,59 +141,60 @@ def _measure_and_log(store: Store, run_id: str, job: Job, out_dir: Path, progres
             opset=job.opset,
             cache_dir=cache_dir(),
             workdir=out_dir / "convert",
-            timeout_s=job.measure["timeout_s"],
+            timeout_s=job.measure.timeout_s,
             progress=progress,
         )
-        metrics, tags = conversion_metrics(conversion.report)
+        report = conversion.report
+        metrics, tags = conversion_metrics(report)
         tags.update({"onnx.cache_key": conversion.key, "onnx.cached": str(conversion.cached).lower()})
         runs.log_values(store, run_id, metrics, tags)
-        runs.log_json(store, run_id, "conversion.json", conversion.report, "onnx")
-        if "parity" in conversion.report:
-            runs.log_json(store, run_id, "parity.json", conversion.report["parity"], "onnx")
+        runs.log_json(store, run_id, "conversion.json", report.to_dict(), "onnx")
+        if report.parity is not None:
+            runs.log_json(store, run_id, "parity.json", report.parity, "onnx")
         if not conversion.ok:
-            _log_failure(store, run_id, conversion.report)
-            return f"ONNX conversion failed: {conversion.report.get('error')}"
+            _log_failure(store, run_id, report)
+            return f"ONNX conversion failed: {report.error}"
         runs.log_file(store, run_id, conversion.onnx_path, "onnx")
-        onnx_path = str(conversion.onnx_path)
-    spec = job.spec(str(out_dir / "worker"), onnx_path)
-    if job.provider == "tensorrt":
-        # engines take minutes to build: cached beside the model they were built from, and built during
-        # warm-up (ONNX Runtime builds on the first run), never inside a measured window
-        spec["trt_cache_dir"] = str(cache_dir() / "tensorrt" / conversion.key)
-    if idle and idle.get("status") == "ok":
-        spec["idle_temp_c"] = idle.get("gpu_temp_c")  # the cool-down's target
-    result = run_module(python, "green_mlflow.worker", spec, out_dir / "worker", job.measure["timeout_s"], progress)
-    runs.log_json(store, run_id, "spec.json", spec)
-    runs.log_json(store, run_id, "result.json", result)
-    if result.get("status") != "ok":
+        extra["onnx_path"] = str(conversion.onnx_path)
+        if job.provider == "tensorrt":
+            # engines take minutes to build: cached beside the model they were built from, and built during
+            # warm-up (ONNX Runtime builds on the first run), never inside a measured window
+            extra["trt_cache_dir"] = str(cache_dir() / "tensorrt" / conversion.key)
+    if idle is not None and idle.ok:
+        extra["idle_temp_c"] = idle.gpu_temp_c  # the cool-down's target
+    spec = job.spec(str(out_dir / "worker"), **extra)
+    result = run_module(
+        python, "green_mlflow.worker", spec, out_dir / "worker", job.measure.timeout_s, WorkerResult, progress
+    )
+    runs.log_json(store, run_id, "spec.json", spec.to_dict())
+    runs.log_json(store, run_id, "result.json", result.to_dict())
+    if not result.ok:
         _log_failure(store, run_id, result)
-        return result.get("error", "the worker failed")
+        return result.error or "the worker failed"
     metrics = result_metrics(result)
-    e_metrics, e_tags = energy_metrics(result["energy"], idle)
+    e_metrics, e_tags = energy_metrics(result.energy, idle)
     tags = {**result_tags(result), **e_tags}
     if tags.get("green.gpu_contention", "").startswith("detected"):
         progress(f"warning: {tags['green.gpu_contention']}")
-    for domain, entry in result["energy"].items():
-        if entry.get("errors"):  # the run keeps the clean windows (or says unavailable); the user hears why
-            progress(f"warning: {domain} energy: {'; '.join(entry['errors'])[:500]}")
-    if "parameter_count" in result["info"]:
-        metrics["model_parameters"] = result["info"]["parameter_count"]
+    for domain, entry in result.energy.items():
+        if entry.errors:  # the run keeps the clean windows (or says unavailable); the user hears why
+            progress(f"warning: {domain} energy: {'; '.join(entry.errors)[:500]}")
+    if "parameter_count" in result.info:
+        metrics["model_parameters"] = result.info["parameter_count"]
     runs.log_values(store, run_id, {**metrics, **e_metrics}, tags)
-    trace_path = Path(result["traces"]["utilisation"])
+    trace_path = Path(result.traces.utilisation)
     runs.log_steps(store, run_id, result, read_trace(trace_path))
     runs.log_file(store, run_id, trace_path, "traces")
-    runs.log_file(store, run_id, Path(result["traces"]["latency"]), "traces")
+    runs.log_file(store, run_id, Path(result.traces.latency), "traces")
     runs.log_json(
         store,
         run_id,
         "environment.json",
-        {"host": result["host"], "gpu": result.get("gpu"), "runtime": result["info"], "python": python},
+        {"host": result.host, "gpu": result.gpu, "runtime": result.info, "python": python},
     )
     return None
 
 
-def _log_failure(store: Store, run_id: str, result: dict) -> None:
-    text = "\n\n".join(
-        part for part in (result.get("error"), result.get("traceback"), result.get("stderr_tail")) if part
-    )
+def _log_failure(store: Store, run_id: str, result: Outcome) -> None:
+    text = "\n\n".join(part for part in (result.error, result.traceback, result.stderr_tail) if part)
     runs.log_text(store, run_id, "error.txt", text or "no detail")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from statistics import fmean
 
-from green_mlflow.runtimes.modes import DEFAULT_MODE
+from green_mlflow.registry import RUNTIMES
 
 PER_SAMPLE = "energy_per_sample_gross_j"
 
@@ -20,6 +20,10 @@ def break_even_inferences(conversion_j: float, onnx_per_sample_j: float, source_
     """Samples until ``conversion_j`` is repaid; None when ONNX saves nothing per sample (never repaid)."""
     saving_j = source_per_sample_j - onnx_per_sample_j
     return conversion_j / saving_j if saving_j > 0 else None
+
+
+def _default_mode(runtime: str) -> str | None:
+    return RUNTIMES[runtime].default_mode if runtime in RUNTIMES else None
 
 
 def _same_workload(a: dict, b: dict) -> bool:
@@ -45,11 +49,11 @@ def break_even_for_sweep(rows: list[dict]) -> dict[str, tuple[dict[str, float], 
         peers = [
             r
             for r in finished
-            if r.get("runtime") == source and _same_workload(r, onnx) and r.get("mode") == DEFAULT_MODE.get(source)
+            if r.get("runtime") == source and _same_workload(r, onnx) and r.get("mode") == _default_mode(source)
         ]
         measured = [r[PER_SAMPLE] for r in peers if r.get(PER_SAMPLE) is not None]
         if not measured:
-            why = f"no finished {source} run ({DEFAULT_MODE.get(source)} mode) with measured energy for the same model, batch size and provider in this sweep"
+            why = f"no finished {source} run ({_default_mode(source)} mode) with measured energy for the same model, batch size and provider in this sweep"
             out[onnx["run_id"]] = ({}, {"break_even": f"not computed: {why}"})
             continue
         source_j = fmean(measured)

@@ -1,0 +1,94 @@
+"""The Hydra callback: a multirun's start and end (``conf/config.yaml`` names it).
+
+``on_multirun_start`` checks that every job composes, opens the parent run and measures the idle
+baseline (``lifecycle``). ``on_multirun_end`` prints the summary and closes the parent run. Hydra
+skips ``on_multirun_end`` when a job raised, so jobs never raise for a failed measurement, and
+``green_mlflow.__main__`` closes a parent left open (``lifecycle.close_abandoned``).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from green_mlflow.contract import MeasureSettings
+from green_mlflow.sweep.lifecycle import close_sweep, measure_idle, open_parent, reap_dead_runs_of
+from green_mlflow.tracking import runs
+from green_mlflow.tracking.store import TrackingError, open_store, redact, redact_overrides
+
+
+def _make_folder(key: str, folder: Path) -> None:
+    """Create ``folder`` or stop with a short error (Hydra would print the OSError's traceback)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(
+            f"error: {key}={folder} cannot be created ({err.strerror}): choose a folder you can write to",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(2) from err
+
+
+def _check_jobs_compose(config: DictConfig) -> None:
+    """Every job of the sweep composes, before its parent run exists (Hydra composes them only later)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides = OverridesParser.create().parse_overrides(OmegaConf.to_container(config.hydra.overrides.task))
+    (combinations,) = BasicSweeper.split_arguments(overrides, None)
+    loader = GlobalHydra.instance().config_loader()
+    for combination in combinations:
+        try:
+            loader.load_sweep_config(config, list(combination))
+        except (HydraException, OmegaConfBaseException) as err:
+            cause = f"\n{err.__cause__}" if isinstance(err.__cause__, OmegaConfBaseException) else ""
+            print(f"error: {' '.join(combination)}: {err}{cause}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from err
+
+
+class SweepRunCallback(Callback):
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _make_folder("hydra.run.dir", Path(str(config.hydra.run.dir)))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _make_folder("hydra.sweep.dir", Path(str(config.hydra.sweep.dir)))
+        _check_jobs_compose(config)
+        # Hydra turns an exception raised here into a warning and launches the jobs anyway, each of
+        # which would then fail without a parent run: a sweep that cannot open its store stops here.
+        try:
+            self._open(config)
+        except TrackingError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from err
+        except Exception as err:
+            traceback.print_exc()
+            print(f"error: the sweep could not start: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from err
+
+    @staticmethod
+    def _open(config: DictConfig) -> None:
+        folder = Path(str(config.hydra.sweep.dir)).resolve()
+        store = open_store(config.tracking.uri, config.tracking.experiment_name)
+        reap_dead_runs_of(store)
+        run_id = open_parent(
+            store, folder, f"sweep {folder.name}", redact_overrides(OmegaConf.to_container(config.hydra.overrides.task))
+        )
+        print(f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({redact(store.uri)})", flush=True)
+        launcher = str(config.hydra.launcher.get("_target_", ""))
+        if "Slurm" in launcher:  # jobs run on other nodes: the submitting host's idle belongs to none of them
+            runs.log_values(store, run_id, {}, {"idle.status": "per node: each node's first job measures its idle"})
+        else:
+            measure = MeasureSettings(**OmegaConf.to_container(config.measure, resolve=True))
+            measure_idle(store, run_id, folder, measure, int(config.provider.device_id))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        close_sweep(Path(str(config.hydra.sweep.dir)).resolve(), bool(config.report))

@@ -1,0 +1,125 @@
+"""Start and end of a sweep: the parent run, the idle baseline on it, and closing it with a summary.
+
+The parent run's id and store are written into the sweep folder (``ledger.write_parent``), where
+every job finds them, in this process or (submitit) in another. Closing logs the break-even points,
+the ledger and the comparison report, then ends the parent run FINISHED or FAILED.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from green_mlflow.contract import MeasureSettings
+from green_mlflow.sweep import idle as baseline
+from green_mlflow.sweep.break_even import break_even_for_sweep
+from green_mlflow.sweep.ledger import LEDGER, read_ledger, read_parent, table, write_parent
+from green_mlflow.sweep.outcome import current
+from green_mlflow.tracking import runs
+from green_mlflow.tracking.store import Store, open_store
+
+OK_STATUSES = ("FINISHED", "SKIPPED")  # SKIPPED: resumed, an earlier FINISHED run stands for the job
+
+
+def reap_dead_runs_of(store: Store) -> None:
+    """Before a start: runs a killed green_mlflow process left RUNNING on this host become KILLED."""
+    reaped = runs.reap_dead_runs(store)
+    if reaped:
+        print(f"marked {len(reaped)} run(s) KILLED that a dead process had left RUNNING: {', '.join(reaped)}")
+
+
+def open_parent(store: Store, folder: Path, name: str, overrides: str) -> str:
+    """Start the parent run (or adopt the one ``mlflow run`` started) and record it in ``folder``."""
+    tags = {"green.sweep_dir": str(folder), "green.overrides": overrides}
+    adopted = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run`: that run is the parent
+    if adopted:
+        run_id = adopted
+        runs.log_values(store, run_id, {}, {"green.kind": "sweep", **tags})
+    else:
+        run_id = runs.start_parent(store, name, tags)
+    write_parent(
+        folder,
+        {
+            "run_id": run_id,
+            "tracking_uri": store.uri,
+            "experiment_name": store.experiment_name,
+            "adopted": bool(adopted),
+        },
+    )
+    outcome = current()
+    outcome.folder, outcome.closed = folder, False
+    return run_id
+
+
+def measure_idle(store: Store, run_id: str, folder: Path, measure: MeasureSettings, device_id: int) -> None:
+    """The sweep's idle baseline, measured before any job and logged on the parent run."""
+    idle = baseline.idle_baseline(folder, measure, device_id, print)
+    baseline.log_on_parent(store, run_id, idle)
+    if idle is not None:
+        print(baseline.describe(idle), flush=True)
+
+
+def write_comparison(parent: dict, folder: Path) -> None:
+    """The comparison report (green_mlflow.report) as the parent run's artifact; a failure is only a warning."""
+    try:
+        from green_mlflow.report import write_report
+
+        html = write_report(parent["tracking_uri"], parent["run_id"], out=folder / "comparison.html")
+        print(f"comparison report: {html} (and artifact report/ of the parent run)", flush=True)
+    except Exception as err:  # the measurements are logged already; a report problem must not fail the sweep
+        print(f"warning: the comparison report could not be written: {type(err).__name__}: {err}", flush=True)
+
+
+def close_sweep(folder: Path, report: bool = True) -> int:
+    """Print the summary, write the comparison report, close the parent run; return how many jobs did not finish."""
+    parent = read_parent(folder)
+    rows = read_ledger(folder)
+    failed = sum(1 for r in rows if r["status"] not in OK_STATUSES)
+    print("\n" + table(rows) if rows else "\nno jobs ran", flush=True)
+    if parent:
+        store = open_store(parent["tracking_uri"], parent["experiment_name"])
+        for run_id, (metrics, tags) in break_even_for_sweep(rows).items():
+            runs.log_values(store, run_id, metrics, tags)
+        runs.log_file(store, parent["run_id"], folder / LEDGER, "summary")
+        if report and rows:
+            write_comparison(parent, folder)
+        status = "FINISHED" if failed == 0 and rows else "FAILED"
+        runs.log_values(
+            store,
+            parent["run_id"],
+            {
+                "jobs_finished": sum(1 for r in rows if r["status"] == "FINISHED"),
+                "jobs_skipped": sum(1 for r in rows if r["status"] == "SKIPPED"),
+                "jobs_failed_or_pruned": failed,
+            },
+            {},
+        )
+        if not parent.get("adopted"):  # `mlflow run` ends its own run from our exit code
+            runs.finish(store, parent["run_id"], status)
+        print(
+            f"\n{len(rows) - failed} of {len(rows)} jobs finished{_skipped(rows)}; parent run {parent['run_id']} "
+            f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI: {store.ui_hint()}",
+            flush=True,
+        )
+    outcome = current()
+    outcome.closed = True
+    outcome.failed = failed if rows else 1
+    return outcome.failed
+
+
+def close_abandoned(interrupted: bool) -> None:
+    """After the command: a parent run Hydra left open (it skips ``on_multirun_end`` once a job raised)
+    ends KILLED (interrupted) or FAILED, never RUNNING."""
+    outcome = current()
+    if outcome.folder is None or outcome.closed:
+        return
+    parent = read_parent(outcome.folder)
+    if parent and not parent.get("adopted"):
+        store = open_store(parent["tracking_uri"], parent["experiment_name"])
+        runs.finish(store, parent["run_id"], "KILLED" if interrupted else "FAILED")
+    outcome.failed = outcome.failed or 1
+
+
+def _skipped(rows: list[dict]) -> str:
+    skipped = sum(1 for r in rows if r["status"] == "SKIPPED")
+    return f" ({skipped} skipped: already FINISHED earlier)" if skipped else ""
