@@ -53,14 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     from mlflow.entities import Param
     from omegaconf import OmegaConf
 
+    from green_mlflow.contract import MeasureSettings
     from green_mlflow.sweep import idle as baseline
     from green_mlflow.tracking import runs
     from green_mlflow.tracking.store import TrackingError, open_store
 
     cfg = compose_config(args)
-    measure = OmegaConf.to_container(cfg.measure, resolve=True)
-    if float(measure.get("idle_s") or 0) <= 0:
-        fail(f"measure.idle_s={measure.get('idle_s')}: an idle baseline needs a duration in seconds above 0")
+    measure = MeasureSettings(**OmegaConf.to_container(cfg.measure, resolve=True))
+    if measure.idle_s <= 0:
+        fail(f"measure.idle_s={measure.idle_s}: an idle baseline needs a duration in seconds above 0")
     try:
         store = open_store(cfg.tracking.uri, cfg.tracking.experiment_name)
     except TrackingError as err:
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     device_id = int(cfg.provider.device_id)
     store.client.log_batch(
         run_id,
-        params=[Param(f"measure.{k}", str(measure.get(k))) for k in ("idle_s", "sample_interval_s", "cpu_tdp_w")]
+        params=[Param(f"measure.{k}", str(getattr(measure, k))) for k in ("idle_s", "sample_interval_s", "cpu_tdp_w")]
         + [Param("provider.device_id", str(device_id))],
     )
     runs.log_values(store, run_id, {}, {"green.kind": "idle"})
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         idle = baseline.idle_baseline(Path(folder), measure, device_id, lambda line: print(line, flush=True))
     baseline.log_on_parent(store, run_id, idle)
     print(baseline.describe(idle), flush=True)
-    ok = idle.get("status") == "ok"
+    ok = idle.ok
     if own_run:
         runs.finish(store, run_id, "FINISHED" if ok else "FAILED")
     print(f"logged to run {run_id} in experiment '{store.experiment_name}'", flush=True)

@@ -108,7 +108,9 @@ def main(cfg: DictConfig) -> None:
             return
         parent_run_id = open_parent(store, folder, f"run {out_dir.name}", _label(hc))
         if job.measure.repetitions > 1:
-            print(f"  note: measure.repetitions={job.measure.repetitions} applies to sweeps (-m); this run measures once")
+            print(
+                f"  note: measure.repetitions={job.measure.repetitions} applies to sweeps (-m); this run measures once"
+            )
         measure_idle(store, parent_run_id, folder, job.measure, job.device_id)
     idle = idle_baseline(folder, job.measure, job.device_id, say(job.label))
     record(folder, run_job(store, parent_run_id, cfg, job, out_dir, idle, run_order=int(hc.job.num) if multirun else 0))

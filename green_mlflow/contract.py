@@ -88,6 +88,8 @@ class Document:
 
     @classmethod
     def from_dict(cls: type[T], data: dict) -> T:
+        if not isinstance(data, dict):
+            raise ContractError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ContractError(

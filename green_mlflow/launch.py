@@ -10,7 +10,6 @@ stderr.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from green_mlflow.contract import ContractError, Document, Outcome
+from green_mlflow.contract import Document, Outcome
 
 R = TypeVar("R", bound=Outcome)
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the directory holding green_mlflow/
@@ -110,7 +109,7 @@ def run_module(
     if result_path.exists():
         try:
             result = result_type.read(result_path)
-        except (json.JSONDecodeError, ContractError) as err:
+        except ValueError as err:  # not JSON, not text, or not this version's contract (ContractError)
             return failed(f"wrote an unreadable result ({err})")
         if result.stderr_tail is None:
             result.stderr_tail = stderr_tail

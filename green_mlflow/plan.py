@@ -1,8 +1,9 @@
 """Validate a composed config and turn it into a job: what runs where, decided before anything runs.
 
-Hydra already rejects unknown groups, unknown options and wrong types; this module checks what
-depends on several fields at once (which providers and modes a runtime offers, sane sizes) and
-says what is allowed.
+Hydra rejects unknown groups, options, keys and wrong types; each group's own rules are its schema's
+(``config/schema.py``). This module checks what ties groups together — which providers and modes a
+runtime offers (``registry``), a GPU's minimum window, the repetition index, a GPU provider on a host
+that has a GPU — and says what is allowed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from green_mlflow.config.schema import GreenConfig
 from green_mlflow.contract import JobSpec, MeasureSettings
+from green_mlflow.meters.nvml import visible_gpus
 from green_mlflow.registry import Runtime, runtime
 
 MIN_GPU_WINDOW_S = 1.0  # docs/method.md rule 8: NVML's counter is not trustworthy below this
@@ -103,6 +105,24 @@ def _typed(cfg: DictConfig) -> GreenConfig:
         raise PlanError(str(err)) from err
 
 
+def _check_gpu(provider: str, device_id: int) -> None:
+    """A GPU provider needs a GPU this host can see: refused here, in milliseconds, before an idle baseline is
+    measured or a GPU environment of several GB is installed for nothing."""
+    if provider == "cpu":
+        return
+    names, why = visible_gpus()
+    if not names:
+        raise PlanError(
+            f"provider={provider} needs an NVIDIA GPU, but this host shows none ({why}); use provider=cpu here, "
+            "or run on a GPU host (`python -m green_mlflow.envs doctor` tells what can run where)"
+        )
+    if device_id >= len(names):
+        raise PlanError(
+            f"provider.device_id={device_id} is not a GPU of this host; allowed: 0 to {len(names) - 1} "
+            f"({', '.join(names)})"
+        )
+
+
 def plan_job(cfg: DictConfig) -> Job:
     """Validate ``cfg`` and return the job, or raise PlanError explaining the problem.
 
@@ -126,6 +146,7 @@ def plan_job(cfg: DictConfig) -> Job:
             f"measure.window_min_s={measure.window_min_s} is too short for GPU energy: NVML's counter needs "
             f"windows of at least {MIN_GPU_WINDOW_S:g} s (5 s recommended, measure=default)"
         )
+    _check_gpu(typed.provider.name, typed.provider.device_id)
     return Job(
         runtime=entry.name,
         source=typed.runtime.source if entry.name == "onnx" else None,

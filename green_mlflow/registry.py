@@ -44,7 +44,9 @@ class Runtime:
     def check(self, provider: str, mode: str) -> None:
         """Raise ValueError, saying what is allowed, unless this runtime offers ``provider`` in ``mode``."""
         if provider not in self.providers:
-            raise ValueError(f"provider={provider} is not available with runtime={self.name}; allowed: {', '.join(self.providers)}")
+            raise ValueError(
+                f"provider={provider} is not available with runtime={self.name}; allowed: {', '.join(self.providers)}"
+            )
         if mode not in self.modes:
             raise ValueError(f"mode={mode} is not available with runtime={self.name}; allowed: {', '.join(self.modes)}")
         allowed = self.mode_providers.get(mode)
@@ -89,7 +91,8 @@ RUNTIMES: dict[str, Runtime] = {
             name="onnx",
             label="ONNX Runtime",
             session="green_mlflow.runtimes.onnx_runtime",
-            envs={"cpu": "onnx", "cuda": "onnx-gpu", "tensorrt": "onnx-gpu"},
+            # TensorRT's libraries come from NVIDIA's own index: an environment of their own
+            envs={"cpu": "onnx", "cuda": "onnx-gpu", "tensorrt": "onnx-tensorrt"},
             modes=("ort_all", "ort_extended", "ort_basic", "ort_disabled"),
             distributions=("onnxruntime", "onnxruntime-gpu"),
         ),

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import grimp
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.project import ROOT
+
 MAX_MODULE_LINES = 400
 
 

@@ -23,8 +23,7 @@ from green_mlflow.contract import (
     serve,
 )
 from green_mlflow.launch import run_module, worker_env
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.project import ROOT
 
 
 def _result() -> WorkerResult:
@@ -90,7 +89,12 @@ def test_serve_turns_an_exception_into_a_failed_result_with_its_traceback(tmp_pa
 
 def test_serve_refuses_a_spec_of_another_version_as_a_failed_result(tmp_path: Path):
     (tmp_path / "spec.json").write_text(json.dumps({"runtime": "torch"}))
-    code = serve(lambda spec: ConversionReport(), JobSpec, ConversionReport, [str(tmp_path / "spec.json"), str(tmp_path / "r.json")])
+    code = serve(
+        lambda spec: ConversionReport(),
+        JobSpec,
+        ConversionReport,
+        [str(tmp_path / "spec.json"), str(tmp_path / "r.json")],
+    )
     result = ConversionReport.read(tmp_path / "r.json")
     assert code == 1 and result.status == "failed" and "ContractError" in result.error
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.project import ROOT
+
 SOURCES = [
     p
     for folder in ("green_mlflow", "hydra_plugins", "entrypoints", "benchmarks", "conf", "docs", "tests")

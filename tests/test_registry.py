@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-from pathlib import Path
 
 import pytest
 import yaml
 
 from green_mlflow.envs import SPECS_DIR
 from green_mlflow.registry import ONNX_SOURCES, PROVIDERS, RUNTIMES, environments, runtime
+from tests.helpers.project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 
 
@@ -63,7 +62,9 @@ def test_the_onnx_session_maps_exactly_the_registry_modes():
 def test_a_runtime_refuses_what_it_does_not_offer_saying_what_is_allowed():
     torch = runtime("torch")
     torch.check("cuda", "cuda_graph")
-    with pytest.raises(ValueError, match="provider=cpu is not available with runtime=torch mode=cuda_graph; allowed: cuda"):
+    with pytest.raises(
+        ValueError, match="provider=cpu is not available with runtime=torch mode=cuda_graph; allowed: cuda"
+    ):
         torch.check("cpu", "cuda_graph")
     with pytest.raises(ValueError, match="provider=tensorrt is not available with runtime=torch; allowed: cpu, cuda"):
         torch.check("tensorrt", "eager")
@@ -71,3 +72,21 @@ def test_a_runtime_refuses_what_it_does_not_offer_saying_what_is_allowed():
         torch.check("cpu", "ort_all")
     with pytest.raises(ValueError, match="runtime=jax is not available; allowed: torch, tf, mxnet, onnx"):
         runtime("jax")
+
+
+def test_the_doctor_entry_point_knows_the_registry_runtimes_and_providers():
+    """entrypoints/doctor.py keeps its own copy (it runs before the project is importable): the same names."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("doctor_entry", ROOT / "entrypoints" / "doctor.py")
+    source = (ROOT / "entrypoints" / "doctor.py").read_text()
+    namespace: dict = {}
+    exec(
+        compile(
+            "\n".join(line for line in source.splitlines() if line.startswith(("RUNTIMES", "PROVIDERS"))),
+            str(spec.origin),
+            "exec",
+        ),
+        namespace,
+    )
+    assert namespace["RUNTIMES"] == tuple(RUNTIMES) and namespace["PROVIDERS"] == PROVIDERS

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from green_mlflow.envs.resolve import spec_indexes
 from green_mlflow.registry import environments
 
 SPECS_DIR = Path(__file__).parent / "specs"
@@ -59,8 +60,16 @@ def is_current(name: str, base_python: str = sys.executable) -> bool:
     return env_python(name).exists() and marker.exists() and marker.read_text() == _fingerprint(name, base_python)
 
 
-def setup(name: str, progress: Callable[[str], None] = print, base_python: str = sys.executable) -> Path:
-    """Create or update environment ``name``; return its interpreter. Safe to call from many processes."""
+def setup(
+    name: str,
+    progress: Callable[[str], None] = print,
+    base_python: str = sys.executable,
+    extra_index_urls: list[str] | None = None,
+) -> Path:
+    """Create or update environment ``name``; return its interpreter. Safe to call from many processes.
+
+    ``extra_index_urls`` replace the indexes the spec declares (``# index: URL`` lines), e.g. with a mirror.
+    """
     root = envs_dir()
     root.mkdir(parents=True, exist_ok=True)
     with open(root / f"{name}.lock", "w") as lock:
@@ -73,7 +82,11 @@ def setup(name: str, progress: Callable[[str], None] = print, base_python: str =
             progress(f"environment {name}: creating {target}")
             subprocess.run([base_python, "-m", "venv", str(target)], check=True)
         progress(f"environment {name}: installing {spec_path(name).name} (first time: minutes; torch is several GB)")
+        indexes = extra_index_urls if extra_index_urls is not None else spec_indexes(spec_path(name))
+        if indexes:
+            progress(f"environment {name}: also from {', '.join(indexes)}")
         pip = [str(env_python(name)), "-m", "pip", "install", "--disable-pip-version-check", "-r", str(spec_path(name))]
+        pip += [arg for url in indexes for arg in ("--extra-index-url", url)]
         proc = subprocess.run(pip)
         if proc.returncode != 0:
             raise EnvironmentError_(

@@ -165,3 +165,24 @@ def gpu_facts(device_id: int, nvml: Any = None) -> dict[str, str]:
         return facts
     except Exception:
         return {}
+
+
+def visible_gpus(nvml: Any = None) -> tuple[list[str], str | None]:
+    """Names of the NVIDIA GPUs a CUDA program here would see (``CUDA_VISIBLE_DEVICES`` applied), in CUDA's
+    order; with none, the reason. Fast where there is no driver: NVML fails to load in milliseconds."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1", "none", "NoDevFiles"):
+        return [], f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU"
+    try:
+        lib = load_nvml(nvml)
+        count = lib.nvmlDeviceGetCount()
+        if visible is None or not visible.strip():
+            wanted = range(count)
+        else:
+            wanted = range(len([e for e in visible.split(",") if e.strip()]))
+        names = [_text(lib.nvmlDeviceGetName(device_handle(lib, index))) for index in wanted]
+    except MeterError as err:
+        return [], str(err)
+    except Exception as err:  # an NVML error on a handle: the GPU exists but cannot be used
+        return [], f"NVML error: {err}"
+    return names, None if names else "NVML sees no GPU"

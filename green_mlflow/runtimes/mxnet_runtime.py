@@ -56,3 +56,15 @@ class MxnetSession:
 
 def load(spec: JobSpec) -> MxnetSession:
     return MxnetSession(spec)
+
+
+def devices() -> dict:
+    """What this environment's MXNet can run on (for ``python -m green_mlflow.envs doctor``)."""
+    count = mx.context.num_gpus()
+    return {
+        "framework_version": mx.__version__,
+        "gpu_count": count,
+        "gpu_detail": f"{count} GPU(s) visible to MXNet"
+        if count
+        else "MXNet sees no GPU (the mxnet package is CPU-only; mxnet-cu112 needs CUDA 11.2 and cuDNN 8 libraries)",
+    }

@@ -28,6 +28,30 @@ MODES = {
 }
 
 
+def load_gpu_libraries(provider: str) -> list[str]:
+    """Make the CUDA, cuDNN (and TensorRT) libraries that pip installed into this environment loadable.
+
+    The GPU environments get them as pip packages (``envs/specs/onnx-gpu.txt``), under site-packages, where the
+    dynamic loader does not look: ``onnxruntime.preload_dlls()`` loads CUDA and cuDNN from there, and the
+    ``tensorrt_libs`` package loads TensorRT's. Returns what could not be loaded; the provider check that
+    follows says whether the session really runs where asked.
+    """
+    problems = []
+    if provider == "cpu":
+        return problems
+    if hasattr(ort, "preload_dlls"):
+        try:
+            ort.preload_dlls(cuda=True, cudnn=True, msvc=False)
+        except Exception as err:  # a system CUDA may still serve: the provider check decides
+            problems.append(f"onnxruntime.preload_dlls: {err}")
+    if provider == "tensorrt":
+        try:
+            import tensorrt_libs  # noqa: F401 — its import loads libnvinfer and libnvonnxparser
+        except ImportError as err:
+            problems.append(f"TensorRT libraries (tensorrt-cu13-libs, environment onnx-tensorrt): {err}")
+    return problems
+
+
 class ProviderNotInUse(RuntimeError):
     """The requested execution provider is not the one ONNX Runtime actually uses."""
 
@@ -55,7 +79,8 @@ def verify_provider(requested: str, available: list[str], in_use: list[str]) -> 
     if wanted not in available:
         raise ProviderNotInUse(
             f"provider={requested} needs {wanted}, but this onnxruntime build offers only "
-            f"{', '.join(available)}; install onnxruntime-gpu (environment 'onnx-gpu') on a GPU host"
+            f"{', '.join(available)}; on a GPU host it runs in the environment "
+            f"'{'onnx-tensorrt' if requested == 'tensorrt' else 'onnx-gpu'}' (python -m green_mlflow.envs doctor)"
         )
     if not in_use or in_use[0] != wanted:
         raise ProviderNotInUse(
@@ -72,6 +97,7 @@ class OnnxSession:
         self.requested = spec.provider
         options = ort.SessionOptions()
         options.graph_optimization_level = MODES[spec.mode]
+        self.library_problems = load_gpu_libraries(self.requested)
         providers = provider_chain(self.requested, spec.device_id, spec.trt_cache_dir)
         self.session = ort.InferenceSession(spec.onnx_path, sess_options=options, providers=providers)
         verify_provider(self.requested, ort.get_available_providers(), self.session.get_providers())
@@ -99,8 +125,20 @@ class OnnxSession:
             "provider_in_use": self.session.get_providers()[0],
             "providers_available": ",".join(ort.get_available_providers()),
             "graph_optimization_level": str(self.session.get_session_options().graph_optimization_level),
+            **({"gpu_library_problems": "; ".join(self.library_problems)} if self.library_problems else {}),
         }
 
 
 def load(spec: JobSpec) -> OnnxSession:
     return OnnxSession(spec)
+
+
+def devices() -> dict:
+    """What this environment's ONNX Runtime can run on (for ``python -m green_mlflow.envs doctor``)."""
+    available = ort.get_available_providers()
+    problems = {p: load_gpu_libraries(p) for p in ("cuda", "tensorrt") if PROVIDERS[p] in available}
+    return {
+        "framework_version": ort.__version__,
+        "providers_available": available,
+        "library_problems": problems,
+    }

@@ -59,3 +59,16 @@ class TfSession:
 
 def load(spec: JobSpec) -> TfSession:
     return TfSession(spec)
+
+
+def devices() -> dict:
+    """What this environment's TensorFlow can run on (for ``python -m green_mlflow.envs doctor``)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    built = tf.sysconfig.get_build_info().get("cuda_version")
+    return {
+        "framework_version": tf.__version__,
+        "gpu_count": len(gpus),
+        "gpu_detail": ", ".join(g.name for g in gpus)
+        if gpus
+        else f"TensorFlow lists no GPU (built with CUDA {built or 'none: a CPU-only build'})",
+    }

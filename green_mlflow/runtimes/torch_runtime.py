@@ -75,3 +75,15 @@ class TorchSession:
 
 def load(spec: JobSpec) -> TorchSession:
     return TorchSession(spec)
+
+
+def devices() -> dict:
+    """What this environment's PyTorch can run on (for ``python -m green_mlflow.envs doctor``)."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return {
+        "framework_version": torch.__version__,
+        "gpu_count": count,
+        "gpu_detail": f"CUDA {torch.version.cuda}: " + ", ".join(torch.cuda.get_device_name(i) for i in range(count))
+        if count
+        else f"torch.cuda.is_available() is False (build CUDA {torch.version.cuda or 'none: a CPU-only build'})",
+    }

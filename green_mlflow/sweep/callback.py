@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from green_mlflow.contract import MeasureSettings
+from green_mlflow.plan import PlanError, plan_job
 from green_mlflow.sweep.lifecycle import close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import TrackingError, open_store, redact, redact_overrides
@@ -35,8 +36,9 @@ def _make_folder(key: str, folder: Path) -> None:
         raise SystemExit(2) from err
 
 
-def _check_jobs_compose(config: DictConfig) -> None:
-    """Every job of the sweep composes, before its parent run exists (Hydra composes them only later)."""
+def _runnable_jobs(config: DictConfig) -> int:
+    """Every job of the sweep composes, before its parent run exists (Hydra composes them only later);
+    returns how many of them the plan accepts (the others will be pruned with their reason)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -46,13 +48,22 @@ def _check_jobs_compose(config: DictConfig) -> None:
     overrides = OverridesParser.create().parse_overrides(OmegaConf.to_container(config.hydra.overrides.task))
     (combinations,) = BasicSweeper.split_arguments(overrides, None)
     loader = GlobalHydra.instance().config_loader()
+    runnable = 0
     for combination in combinations:
         try:
-            loader.load_sweep_config(config, list(combination))
+            job_config = loader.load_sweep_config(config, list(combination))
         except (HydraException, OmegaConfBaseException) as err:
             cause = f"\n{err.__cause__}" if isinstance(err.__cause__, OmegaConfBaseException) else ""
             print(f"error: {' '.join(combination)}: {err}{cause}", file=sys.stderr, flush=True)
             raise SystemExit(2) from err
+        with open_dict(job_config):
+            del job_config["hydra"]
+        try:
+            plan_job(job_config)
+            runnable += 1
+        except PlanError:
+            pass  # the job says why when it runs (pruned)
+    return runnable
 
 
 class SweepRunCallback(Callback):
@@ -61,11 +72,11 @@ class SweepRunCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _make_folder("hydra.sweep.dir", Path(str(config.hydra.sweep.dir)))
-        _check_jobs_compose(config)
+        runnable = _runnable_jobs(config)
         # Hydra turns an exception raised here into a warning and launches the jobs anyway, each of
         # which would then fail without a parent run: a sweep that cannot open its store stops here.
         try:
-            self._open(config)
+            self._open(config, runnable)
         except TrackingError as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             raise SystemExit(2) from err
@@ -75,7 +86,7 @@ class SweepRunCallback(Callback):
             raise SystemExit(1) from err
 
     @staticmethod
-    def _open(config: DictConfig) -> None:
+    def _open(config: DictConfig, runnable: int) -> None:
         folder = Path(str(config.hydra.sweep.dir)).resolve()
         store = open_store(config.tracking.uri, config.tracking.experiment_name)
         reap_dead_runs_of(store)
@@ -86,6 +97,9 @@ class SweepRunCallback(Callback):
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if "Slurm" in launcher:  # jobs run on other nodes: the submitting host's idle belongs to none of them
             runs.log_values(store, run_id, {}, {"idle.status": "per node: each node's first job measures its idle"})
+        elif not runnable:  # every job will be pruned: measuring idle power would only cost the user time
+            print("no job of this sweep can run here (each says why below): no idle baseline measured", flush=True)
+            runs.log_values(store, run_id, {}, {"idle.status": "not measured: no job of the sweep could run"})
         else:
             measure = MeasureSettings(**OmegaConf.to_container(config.measure, resolve=True))
             measure_idle(store, run_id, folder, measure, int(config.provider.device_id))

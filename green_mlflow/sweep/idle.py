@@ -60,9 +60,7 @@ def idle_baseline(folder: Path, measure: MeasureSettings, device_id: int, progre
 def describe(idle: IdleResult) -> str:
     if not idle.ok:
         return f"idle baseline failed: {idle.error or 'no detail'}"
-    powers = [
-        f"{d} {e.power_w:.2f} W ({e.method})" for d, e in sorted(idle.domains.items()) if e.power_w is not None
-    ]
+    powers = [f"{d} {e.power_w:.2f} W ({e.method})" for d, e in sorted(idle.domains.items()) if e.power_w is not None]
     return f"idle over {idle.duration_s:.1f} s: " + (", ".join(powers) or "no domain could be read")
 
 

@@ -125,9 +125,7 @@ def run_protocol(
     warmup = _phase("warmup", session, meters, measure.warmup_min_iterations, measure.warmup_min_s, False)
     windows = []
     for index in range(measure.windows):
-        window = _phase(
-            f"window{index}", session, meters, measure.window_min_iterations, measure.window_min_s, True
-        )
+        window = _phase(f"window{index}", session, meters, measure.window_min_iterations, measure.window_min_s, True)
         windows.append(window)
         p50 = median(window.latencies_ns) / 1e6
         progress(

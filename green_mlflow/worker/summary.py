@@ -82,9 +82,7 @@ def summarise_utilisation(trace: Trace, windows: list[Phase]) -> dict[str, float
     return result
 
 
-def summarise_contention(
-    trace: Trace, windows: list[Phase], processes: dict | None, reason: str | None
-) -> Contention:
+def summarise_contention(trace: Trace, windows: list[Phase], processes: dict | None, reason: str | None) -> Contention:
     """Did any other process use the GPU during a measured window? (docs/method.md rule 5)
 
     ``processes`` is what the sampler listed (pid → MiB, and an error if the list was unreadable);

@@ -1,0 +1,180 @@
+"""The comparison view end to end, in a real headless Chromium: a real small sweep (torch and onnx, two
+repetitions), a real ``mlflow server --app-name green-mlflow`` on loopback, and the offline report opened
+with the browser's network switched off. Run strings carrying script payloads must render as text."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.helpers.browser import chromium, go_offline, mlflow_server, save_screenshot
+from tests.helpers.project import TINY_MEASURE, require_env, run_cli
+from tests.helpers.synthetic import Job, make_sweep
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = "<script>window.__xss=1</script>"
+IMG = '<img src=x onerror="window.__xss=1">'
+PAYLOAD = f"{SCRIPT}{IMG}"
+NUMBER = r"\d+(\.\d+)?(e[+-]\d+)?"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> dict:
+    """A real sweep (experiment green_mlflow) and a hostile synthetic sweep in one SQLite store, served by
+    ``mlflow server --app-name green-mlflow``. The server starts while the sweep runs: both take a while."""
+    require_env("torch"), require_env("onnx")
+    workdir = tmp_path_factory.mktemp("browser")
+    uri = f"sqlite:///{workdir / 'store' / 'mlflow.db'}"
+    (workdir / "store").mkdir()
+    client = MlflowClient(uri)
+    client.search_experiments()  # creates the tables once, before two processes open the store
+    overrides = ["-m", "runtime=torch,onnx", "model=mobilenet_v2", "batch_size=1", "model.image_size=32"]
+    with ThreadPoolExecutor(1) as pool:
+        sweep = pool.submit(run_cli, [*overrides, *TINY_MEASURE, "measure.repetitions=2"], workdir, uri)
+        with mlflow_server(uri, workdir) as base:
+            proc = sweep.result()
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+            experiment = client.get_experiment_by_name("green_mlflow")
+            parent = client.search_runs([experiment.experiment_id], "tags.`green.kind` = 'sweep'")[0]
+            hostile = [
+                Job(
+                    PAYLOAD, IMG, model=PAYLOAD, provider=SCRIPT, repetition=i, energy_j=1.0 + i / 10,
+                    run_name=PAYLOAD, trace_steps=5, extra_tags={"energy.gpu.detail": PAYLOAD, "energy.gpu.idle": PAYLOAD},
+                )
+                for i in range(2)
+            ]  # fmt: skip
+            hostile.append(
+                Job("torch", "eager", model=PAYLOAD, provider=SCRIPT, energy_j=2.0, run_name=PAYLOAD, trace_steps=5)
+            )
+            hostile.append(Job("torch", "eager", model=PAYLOAD, status="FAILED", reason=PAYLOAD, run_name=PAYLOAD))
+            xss_parent = make_sweep(client, f"xss {PAYLOAD}", hostile, pruned=[(PAYLOAD, PAYLOAD)], name=PAYLOAD)
+            yield {"uri": uri, "client": client, "parent": parent, "xss_parent": xss_parent, "base": base}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as driver:
+        yield driver
+
+
+def report(store: dict, target: str, out: Path) -> Path:
+    """``python -m green_mlflow.report`` for real, as a user runs it."""
+    cmd = [sys.executable, "-m", "green_mlflow.report", target, "--tracking-uri", store["uri"], "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+def series_rows(driver) -> dict[str, list[str]]:
+    """Runtime label -> the texts of its row in the first group's table."""
+    rows = driver.find_elements("css selector", "section.group table.series tr")
+    cells = [[c.text for c in row.find_elements("css selector", "td")] for row in rows[1:]]
+    return {row[0]: row for row in cells}
+
+
+def headers(driver) -> list[str]:
+    return [h.text for h in driver.find_elements("css selector", "section.group table.series tr th")]
+
+
+def assert_charts_drawn(driver, at_least: int) -> None:
+    sizes = driver.execute_script(
+        "return [...document.querySelectorAll('svg.chart')].map(s => {const r = s.getBoundingClientRect();"
+        " return [r.width, r.height, s.querySelectorAll('rect,circle,path').length];})"
+    )
+    assert len(sizes) >= at_least, sizes
+    assert all(w > 100 and h > 50 and shapes > 0 for w, h, shapes in sizes), sizes
+
+
+def test_page_in_the_mlflow_server_shows_the_runtimes_and_their_numbers(served, browser, tmp_path):
+    store, server = served, served["base"]
+    browser.get(f"{server}/green/compare?experiment=green_mlflow")
+    assert "Which runtime?" in browser.find_element("tag name", "h1").text
+    rows = series_rows(browser)
+    assert set(rows) == {"torch", "onnx (from torch)"}
+    head = headers(browser)
+    latency = head.index("mean latency per batch (ms)")
+    runs = store["client"].search_runs([store["parent"].info.experiment_id], "tags.`green.kind` = 'job'")
+    estimated = all(r.data.tags.get("energy.cpu.method") == "estimated" for r in runs)
+    energy = head.index(
+        "net energy per sample — estimated (J)" if estimated else "net energy per sample (J)"
+    )  # this VM has no RAPL: estimates, marked
+    for row in rows.values():
+        assert row[2] == "2 of 2 finished", row
+        assert re.fullmatch(f"{NUMBER} ± {NUMBER}", row[latency]), row
+        assert re.fullmatch(f"{'≈ ' if estimated else ''}{NUMBER} ± {NUMBER}{'est.' if estimated else ''}", row[energy])
+        assert "cpu: " in row[-1], "the method of the energy figure"
+    verdict = browser.find_element("css selector", "section.group .verdict").text
+    assert "onnx (from torch)" in verdict and "torch" in verdict and "at batch 1" in verdict
+    assert_charts_drawn(browser, at_least=3)
+    assert browser.find_elements("css selector", "section.group h3")[0].text == "Traces of chosen runs"
+    save_screenshot(browser, tmp_path / "comparison_page.png")
+
+    browser.get(f"{server}/green/compare?parent={store['parent'].info.run_id}")
+    assert set(series_rows(browser)) == {"torch", "onnx (from torch)"}
+    with urllib.request.urlopen(f"{server}/", timeout=10) as ui:
+        assert ui.status == 200 and "<title>MLflow</title>" in ui.read().decode(), "MLflow's own UI is still served"
+
+
+def test_offline_report_draws_its_charts_with_the_network_off(served, browser, tmp_path):
+    store, server = served, served["base"]
+    parent = store["parent"].info.run_id
+    path = report(store, parent, tmp_path / "report.html")
+    query = urllib.parse.urlencode({"path": "report/comparison.html", "run_uuid": parent})
+    with urllib.request.urlopen(f"{server}/get-artifact?{query}", timeout=10) as artifact:
+        assert artifact.read() == path.read_bytes(), "the artifact viewer previews the same file"
+    go_offline(browser)
+    try:
+        with pytest.raises(Exception, match="ERR_INTERNET_DISCONNECTED"):
+            browser.get(f"{server}/green/compare")
+        browser.get(path.as_uri())
+        assert set(series_rows(browser)) == {"torch", "onnx (from torch)"}
+        assert_charts_drawn(browser, at_least=3)
+        assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+        assert browser.find_element("id", "green-download").get_attribute("href").startswith("blob:"), (
+            "the inline script ran"
+        )
+        save_screenshot(browser, tmp_path / "offline_report.png")
+    finally:
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0,
+                                 "downloadThroughput": -1, "uploadThroughput": -1})  # fmt: skip
+
+
+def assert_payloads_are_text(browser) -> None:
+    assert browser.execute_script("return window.__xss") is None, "an injected script ran"
+    text = browser.find_element("tag name", "body").text
+    assert SCRIPT in text and IMG in text, "the payloads show as text"
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
+    scripts = browser.execute_script("return [...document.scripts].map(s => s.id || s.textContent.slice(0, 30))")
+    assert len(scripts) == 2 and scripts[0] == "green-data", scripts
+    data = browser.execute_script("return JSON.parse(document.getElementById('green-data').textContent)")
+    assert data["groups"][0]["model"] == PAYLOAD, "a run string in the JSON blob stays inside it"
+    titles = browser.execute_script(
+        "return [...document.querySelectorAll('td.methods span[title]')].map(s => s.getAttribute('title'))"
+    )
+    assert any(PAYLOAD in t for t in titles), "an attribute keeps the payload as text"
+
+
+def test_run_strings_with_script_payloads_render_as_text_in_page_and_report(served, browser, tmp_path):
+    store, server = served, served["base"]
+    browser.get(f"{server}/green/compare?parent={store['xss_parent']}")
+    assert_payloads_are_text(browser)
+    save_screenshot(browser, tmp_path / "xss_page.png")
+    browser.get(f"{server}/green/compare?experiment={urllib.parse.quote(f'xss {PAYLOAD}')}")
+    assert_payloads_are_text(browser)
+    assert f"experiment xss {PAYLOAD}" in browser.find_element("tag name", "h1").text
+    browser.get(f"{server}/green/compare")
+    assert browser.execute_script("return window.__xss") is None
+    assert f"xss {PAYLOAD}" in browser.find_element("tag name", "body").text, "the index lists it as text"
+
+    browser.get(report(store, store["xss_parent"], tmp_path / "xss.html").as_uri())
+    assert_payloads_are_text(browser)
+    save_screenshot(browser, tmp_path / "xss_report.png")

@@ -1,0 +1,171 @@
+"""MLflow side: store resolution, parent/child runs in a real SQLite store, metric names and methods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from green_mlflow.contract import ConversionReport, DomainEnergy, IdlePower, IdleResult
+from green_mlflow.sweep.ledger import read_ledger, record, table
+from green_mlflow.tracking import runs
+from green_mlflow.tracking.metrics import energy_metrics, flatten_params
+from green_mlflow.tracking.store import absolute_uri, open_store, redact
+
+
+def test_relative_sqlite_uri_is_made_absolute(tmp_path):
+    assert absolute_uri("sqlite:///mlflow.db", tmp_path) == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert absolute_uri("sqlite:////abs/x.db", tmp_path) == "sqlite:////abs/x.db"
+    assert absolute_uri("http://host:5000", tmp_path) == "http://host:5000"
+
+
+def test_environment_variables_are_honoured_and_the_default_is_absolute(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    store = open_store(None, None, cwd=tmp_path)
+    assert store.uri == f"sqlite:///{tmp_path / 'mlflow.db'}" and store.experiment_name == "green_mlflow"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/deep/er/other.db")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "study")
+    store = open_store(None, None, cwd=tmp_path)
+    assert store.uri.endswith("deep/er/other.db") and store.experiment_name == "study"
+    assert (tmp_path / "deep" / "er" / "other.db").exists()
+
+
+def test_credentials_are_redacted_from_messages():
+    assert redact("postgresql://alice:s3cret@db:5432/mlflow") == "postgresql://***@db:5432/mlflow"
+
+
+def test_children_hang_under_the_parent_in_a_real_sqlite_store(sqlite_uri):
+    store = open_store(sqlite_uri, "parenting")
+    parent = runs.start_parent(store, "sweep", {"green.overrides": "runtime=torch,onnx"})
+    children = [
+        runs.start_child(
+            store, parent, f"job {i}", {"runtime": name, "batch_size": "1"}, {"green.config_hash": f"h{i}"}
+        )
+        for i, name in enumerate(("torch", "onnx"))
+    ]
+    runs.log_values(store, children[0], {"latency_p50_ms": 12.5}, {"energy.cpu.method": "estimated"})
+    runs.finish(store, children[0], "FINISHED")
+    runs.finish(store, children[1], "FAILED")
+    runs.finish(store, parent, "FAILED")
+
+    client = MlflowClient(sqlite_uri)
+    found = client.search_runs(
+        [store.experiment_id], f"tags.mlflow.parentRunId = '{parent}'", order_by=["attributes.start_time"]
+    )
+    assert [r.info.run_id for r in found] == children
+    assert [r.info.status for r in found] == ["FINISHED", "FAILED"]
+    assert found[0].data.params == {"runtime": "torch", "batch_size": "1"}
+    assert found[0].data.metrics["latency_p50_ms"] == 12.5
+    assert client.get_run(parent).info.status == "FAILED"
+
+
+def test_flattened_params_use_group_names_for_the_chosen_option():
+    params = flatten_params({"runtime": {"name": "onnx", "source": "torch", "python": None}, "batch_size": 64})
+    assert params == {"runtime": "onnx", "runtime.source": "torch", "runtime.python": "null", "batch_size": "64"}
+
+
+def _entry(method, energy_j, samples=100, duration_s=2.0, detail="d"):
+    return DomainEnergy(method=method, detail=detail, energy_j=energy_j, samples=samples, duration_s=duration_s)
+
+
+def _idle(**domains):
+    return IdleResult(
+        duration_s=10.0,
+        host_name="h1",
+        domains={d: IdlePower(method=m, detail="idle", power_w=w) for d, (m, w) in domains.items()},
+    )
+
+
+def test_estimates_never_share_a_name_with_measurements():
+    energy = {
+        "gpu": _entry("counter", 10.0),
+        "cpu": _entry("estimated", 5.0),
+        "dram": DomainEnergy(method="unavailable", detail="no RAPL"),
+    }
+    metrics, tags = energy_metrics(energy)
+    assert metrics["gpu_energy_gross_j"] == 10.0 and "cpu_energy_gross_j" not in metrics
+    assert metrics["cpu_energy_gross_estimated_j"] == 5.0
+    assert metrics["gpu_power_mean_w"] == 5.0
+    assert not any(k.startswith("dram_") for k in metrics), "an unavailable reading is not a 0"
+    assert metrics["energy_per_sample_gross_j"] == 0.1, "measured total covers measured domains only"
+    assert abs(metrics["energy_per_sample_gross_estimated_j"] - 0.15) < 1e-12
+    assert tags["energy.total_gross.covers"] == "gpu" and tags["energy.dram.method"] == "unavailable"
+    assert tags["energy.total_gross_estimated.covers"] == "gpu+cpu(estimated)"
+
+
+def test_net_energy_is_gross_minus_idle_power_times_measured_seconds():
+    energy = {"gpu": _entry("counter", 500.0, samples=1000, duration_s=4.0), "cpu": _entry("estimated", 30.0)}
+    idle = _idle(gpu=("counter", 60.0), cpu=("estimated", 0.5))
+    metrics, tags = energy_metrics(energy, idle)
+    assert metrics["gpu_idle_power_w"] == 60.0
+    assert metrics["gpu_energy_net_j"] == 500.0 - 60.0 * 4.0
+    assert metrics["gpu_energy_per_sample_net_j"] == (500.0 - 240.0) / 1000
+    assert metrics["energy_per_sample_net_j"] == metrics["gpu_energy_per_sample_net_j"]
+    assert metrics["cpu_energy_net_estimated_j"] == 30.0 - 0.5 * 2.0
+    assert metrics["cpu_idle_power_estimated_w"] == 0.5
+    assert abs(metrics["energy_per_sample_net_estimated_j"] - (0.26 + 29.0 / 100)) < 1e-12
+    assert metrics["energy_per_sample_gross_j"] == 0.5, "gross is kept beside net"
+    assert "60.000 W over 10.0 s on h1" in tags["energy.gpu.idle"]
+
+
+def test_no_net_energy_without_a_matching_idle_reading():
+    energy = {"gpu": _entry("counter", 500.0), "cpu": _entry("estimated", 30.0), "dram": _entry("counter", 7.0)}
+    idle = _idle(gpu=("polled", 60.0))  # another method, cpu and dram not metered while idle
+    idle.domains["dram"] = IdlePower(method="unavailable", detail="RAPL dram: permission denied")
+    metrics, tags = energy_metrics(energy, idle)
+    assert not any("_net" in k or "idle" in k for k in metrics), metrics
+    assert "idle was metered by polled, this run by counter" in tags["energy.gpu.idle"]
+    assert "not metered while idle" in tags["energy.cpu.idle"]
+    assert "permission denied" in tags["energy.dram.idle"]
+    metrics, tags = energy_metrics(energy, None)
+    assert "energy_per_sample_net_j" not in metrics and "measure.idle_s=0" in tags["energy.gpu.idle"]
+    metrics, tags = energy_metrics(energy, IdleResult.failed("sampler died"))
+    assert "energy_per_sample_net_j" not in metrics and "sampler died" in tags["energy.gpu.idle"]
+
+
+def test_no_measured_domain_means_no_energy_per_sample_metric():
+    metrics, _ = energy_metrics({"cpu": DomainEnergy(method="unavailable", detail="VM")})
+    assert metrics == {}
+
+
+def test_ledger_and_summary_show_failures_and_pruned_jobs_with_reasons(tmp_path: Path):
+    record(
+        tmp_path,
+        {
+            "job": "torch",
+            "status": "FINISHED",
+            "latency_p50_ms": 3.25,
+            "throughput_samples_per_s": 300.0,
+            "energy_per_sample_gross_j": None,
+            "energy_per_sample_gross_estimated_j": 0.5,
+        },
+    )
+    record(
+        tmp_path, {"job": "bad", "status": "PRUNED", "reason": "provider=tensorrt is not available with runtime=torch"}
+    )
+    rows = read_ledger(tmp_path)
+    text = table(rows)
+    assert len(rows) == 2
+    assert "3.25 ms" in text and "0.5 J (gross, estimated)" in text
+    assert "bad: provider=tensorrt is not available with runtime=torch" in text
+
+
+def test_conversion_metrics_carry_parity_time_and_only_measured_energy():
+    from green_mlflow.tracking.metrics import conversion_metrics
+
+    report = ConversionReport(
+        parity={
+            "passed": True,
+            "tol": 1e-4,
+            "outputs": {"logits": {"passed": True, "max_rel_err": 2e-7, "max_abs_err": 1e-9}},
+        },
+        export_s=1.5,
+        export_energy_j={"gpu": 12.0},
+        export_energy_unavailable={"cpu": "no powercap"},
+        exporter="tf2onnx",
+    )
+    metrics, tags = conversion_metrics(report)
+    assert metrics["onnx_parity_max_rel_err"] == 2e-7 and metrics["conversion_export_s"] == 1.5
+    assert metrics["conversion_export_gpu_energy_j"] == 12.0 and "conversion_export_cpu_energy_j" not in metrics
+    assert tags["onnx.export_energy"] == "cpu: unavailable (no powercap)" and tags["onnx.parity"] == "passed"
