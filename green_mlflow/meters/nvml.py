@@ -186,3 +186,13 @@ def visible_gpus(nvml: Any = None) -> tuple[list[str], str | None]:
     except Exception as err:  # an NVML error on a handle: the GPU exists but cannot be used
         return [], f"NVML error: {err}"
     return names, None if names else "NVML sees no GPU"
+
+
+def compute_capability(device_id: int, nvml: Any = None) -> tuple[int, int] | None:
+    """CUDA compute capability (major, minor) of the GPU CUDA calls ``device_id``; None where NVML cannot tell."""
+    try:
+        lib = load_nvml(nvml)
+        major, minor = lib.nvmlDeviceGetCudaComputeCapability(device_handle(lib, device_id))
+        return int(major), int(minor)
+    except Exception:
+        return None

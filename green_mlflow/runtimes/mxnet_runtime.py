@@ -6,11 +6,27 @@ from __future__ import annotations
 import numpy as np
 
 from green_mlflow.contract import JobSpec
+from green_mlflow.meters.nvml import compute_capability
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
 from green_mlflow.models.mxnet_shim import import_mxnet
 
 mx = import_mxnet()
 from green_mlflow.models.mxnet_models import build_model, parameter_count  # noqa: E402
+
+# mxnet-cu112 1.9.1 (the last build) carries machine code for sm_50 to sm_86 and no PTX to compile for newer
+# architectures. Code for 8.6 also runs on 8.9 (same major version), but a Hopper GPU (9.0) or newer finds
+# no kernel for MXNet's own operators ("no kernel image is available").
+MAX_COMPUTE_MAJOR = 8
+
+
+def check_compute_capability(capability: tuple[int, int] | None) -> None:
+    """Refuse a GPU newer than MXNet's last build supports, before a model is built on it."""
+    if capability is not None and capability[0] > MAX_COMPUTE_MAJOR:
+        raise RuntimeError(
+            f"MXNet 1.9.1 (mxnet-cu112, its last build) has GPU kernels up to compute capability 8.x; this GPU is "
+            f"{capability[0]}.{capability[1]}, so MXNet cannot run on it. Measure MXNet's model on this GPU as "
+            "runtime=onnx runtime.source=mxnet, or MXNet on an Ampere or older GPU"
+        )
 
 
 class MxnetSession:
@@ -19,6 +35,7 @@ class MxnetSession:
         if provider == "cuda":
             if mx.context.num_gpus() == 0:
                 raise RuntimeError("provider=cuda asked for, but MXNet sees no GPU (install mxnet-cu112 on a GPU host)")
+            check_compute_capability(compute_capability(spec.device_id))
             self.ctx = mx.gpu(spec.device_id)
         else:
             self.ctx = mx.cpu()
@@ -61,10 +78,11 @@ def load(spec: JobSpec) -> MxnetSession:
 def devices() -> dict:
     """What this environment's MXNet can run on (for ``python -m green_mlflow.envs doctor``)."""
     count = mx.context.num_gpus()
-    return {
-        "framework_version": mx.__version__,
-        "gpu_count": count,
-        "gpu_detail": f"{count} GPU(s) visible to MXNet"
-        if count
-        else "MXNet sees no GPU (the mxnet package is CPU-only; mxnet-cu112 needs CUDA 11.2 and cuDNN 8 libraries)",
-    }
+    if not count:
+        detail = "MXNet sees no GPU (the mxnet package is CPU-only; mxnet-cu112 needs CUDA 11 and cuDNN 8 libraries)"
+        return {"framework_version": mx.__version__, "gpu_count": 0, "gpu_detail": detail}
+    try:
+        check_compute_capability(compute_capability(0))
+    except RuntimeError as err:
+        return {"framework_version": mx.__version__, "gpu_count": 0, "gpu_detail": str(err)}
+    return {"framework_version": mx.__version__, "gpu_count": count, "gpu_detail": f"{count} GPU(s) visible to MXNet"}

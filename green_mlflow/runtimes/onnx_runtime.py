@@ -7,6 +7,7 @@ would be a false result, so the session refuses to start instead.
 
 from __future__ import annotations
 
+import base64
 import os
 
 import numpy as np
@@ -32,9 +33,9 @@ def load_gpu_libraries(provider: str) -> list[str]:
     """Make the CUDA, cuDNN (and TensorRT) libraries that pip installed into this environment loadable.
 
     The GPU environments get them as pip packages (``envs/specs/onnx-gpu.txt``), under site-packages, where the
-    dynamic loader does not look: ``onnxruntime.preload_dlls()`` loads CUDA and cuDNN from there, and the
-    ``tensorrt_libs`` package loads TensorRT's. Returns what could not be loaded; the provider check that
-    follows says whether the session really runs where asked.
+    dynamic loader does not look: ``onnxruntime.preload_dlls()`` loads CUDA and cuDNN from there (a library it
+    cannot find is printed, not raised), then the ``tensorrt_libs`` package loads TensorRT's. Returns what
+    could not be loaded; the provider check that follows says whether the session really runs where asked.
     """
     problems = []
     if provider == "cpu":
@@ -133,12 +134,23 @@ def load(spec: JobSpec) -> OnnxSession:
     return OnnxSession(spec)
 
 
+# A one-node model (Relu on a float[1]), serialised: the doctor checks that a provider really runs a session
+# in an environment that has onnxruntime but not the onnx package
+PROBE_MODEL = base64.b64decode("CAg6NwoMCgF4EgF5IgRSZWx1EgVwcm9iZVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0=")
+
+
 def devices() -> dict:
-    """What this environment's ONNX Runtime can run on (for ``python -m green_mlflow.envs doctor``)."""
+    """What this environment's ONNX Runtime can run on (for ``python -m green_mlflow.envs doctor``): per GPU
+    provider, whether a session really runs on it (ONNX Runtime lists providers it then cannot load)."""
     available = ort.get_available_providers()
-    problems = {p: load_gpu_libraries(p) for p in ("cuda", "tensorrt") if PROVIDERS[p] in available}
-    return {
-        "framework_version": ort.__version__,
-        "providers_available": available,
-        "library_problems": problems,
-    }
+    problems: dict[str, list[str]] = {}
+    for provider in ("cuda", "tensorrt"):
+        if PROVIDERS[provider] not in available:
+            continue
+        problems[provider] = load_gpu_libraries(provider)
+        try:
+            session = ort.InferenceSession(PROBE_MODEL, providers=provider_chain(provider, 0, None))
+            verify_provider(provider, available, session.get_providers())
+        except Exception as err:
+            problems[provider].append(f"a session does not run on {PROVIDERS[provider]}: {err}"[:600])
+    return {"framework_version": ort.__version__, "providers_available": available, "library_problems": problems}

@@ -21,6 +21,8 @@ from green_mlflow.worker.protocol import measure_span
 from green_mlflow.worker.sampler import SamplerProcess, read_trace, sampler_settings
 from green_mlflow.worker.summary import phase_energy
 
+CHUNK_S = 60.0  # well under the shortest RAPL wrap period (~262 s at the highest plausible package power)
+
 
 def measure_idle(spec: IdleSpec, sleep=time.sleep) -> IdleResult:
     """Idle power of every domain this host can meter, over ``spec.duration_s`` seconds."""
@@ -31,21 +33,30 @@ def measure_idle(spec: IdleSpec, sleep=time.sleep) -> IdleResult:
     meters, unavailable = discover_meters(device_id=device_id, cpu_tdp_w=spec.cpu_tdp_w)
     interval_s, gpu_id = sampler_settings(meters, spec.sample_interval_s, device_id)
     sampler = SamplerProcess(interval_s, out_dir / "idle_trace.csv", gpu_id)
+    pieces = []
     try:
-        phase, _ = measure_span("idle", meters, lambda: sleep(duration_s))
+        # read the meters at least every CHUNK_S: a RAPL counter can wrap twice in a 10-minute idle (rule 3)
+        left_s = duration_s
+        while left_s > 0 or not pieces:
+            piece_s = min(left_s, CHUNK_S)
+            pieces.append(measure_span(f"idle{len(pieces)}", meters, lambda s=piece_s: sleep(s))[0])
+            left_s -= piece_s
     finally:
         trace_path = sampler.stop()
     trace = Trace(read_trace(trace_path))
+    measured_s = sum(p.duration_s for p in pieces)
     domains = {s.domain: IdlePower(method="unavailable", detail=s.detail) for s in unavailable}
     for index, meter in enumerate(meters):
-        energy_j, error = phase_energy(meter, index, phase, trace)
-        if energy_j is None:
-            domains[meter.domain] = IdlePower("unavailable", f"{meter.covers}; idle read failed: {error}")
+        readings = [phase_energy(meter, index, piece, trace) for piece in pieces]
+        errors = [error for _, error in readings if error]
+        if errors:  # idle power must cover the whole baseline: one failed piece makes it unavailable
+            domains[meter.domain] = IdlePower("unavailable", f"{meter.covers}; idle read failed: {'; '.join(errors)}")
             continue
-        domains[meter.domain] = IdlePower(meter.method, meter.covers, energy_j, energy_j / phase.duration_s)
-    temps = [v for v in trace.between("gpu_temp_c", phase.start_s, phase.end_s)[1]]
+        energy_j = sum(j for j, _ in readings)
+        domains[meter.domain] = IdlePower(meter.method, meter.covers, energy_j, energy_j / measured_s)
+    temps = [v for v in trace.between("gpu_temp_c", pieces[0].start_s, pieces[-1].end_s)[1]]
     return IdleResult(
-        duration_s=phase.duration_s,
+        duration_s=measured_s,
         domains=domains,
         gpu_temp_c=fmean(temps) if temps else None,
         device_id=device_id,

@@ -3,8 +3,8 @@
 Resolution ignores this machine's pip configuration (``isolated=True``): a local wheel directory or a cap on torch must
 not make a spec look installable, or not, where CI and users resolve against PyPI alone. Each resolution waits mostly
 on the network (hundreds of small range requests for wheel metadata; torch's wheel alone takes some 15 s), so the
-specs are resolved a few at a time, the slowest first, started by the first test that asks: about 50 s for the whole
-file here, against some 120 s one after the other. More at once than the CPUs allow only slows each pip down.
+specs are resolved a few at a time, the slowest first, started by the first test that asks: about a minute for the whole
+file here (50-70 s), against some 120 s one after the other. More at once than the CPUs allow only slows each pip down.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ SLOWEST_FIRST = ("torch", "tf-gpu", "tf")  # the largest dependency trees; any o
 
 @pytest.fixture(scope="module")
 def resolutions():
-    """spec -> Future of resolve_spec(spec), all running at once."""
+    """spec -> Future of resolve_spec(spec), one more at a time than there are CPUs."""
     resolve.pip_command(isolated=True)  # fetch a current pip once, if this interpreter's is too old, before the crowd
     order = sorted(SPECS, key=lambda p: SLOWEST_FIRST.index(p.stem) if p.stem in SLOWEST_FIRST else len(SLOWEST_FIRST))
     with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as pool:

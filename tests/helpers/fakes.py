@@ -24,6 +24,7 @@ class FakeNvml:
         self.counter, self.power, self.init_error = counter, power, init_error
         self.energy_reads = 0
         self.inits = 0
+        self.capability = (8, 0)  # an A100
 
     def nvmlInit(self):
         self.inits += 1
@@ -43,6 +44,9 @@ class FakeNvml:
 
     def nvmlDeviceGetName(self, handle):
         return b"NVIDIA Fake A100"
+
+    def nvmlDeviceGetCudaComputeCapability(self, handle):
+        return self.capability
 
     def nvmlSystemGetDriverVersion(self):
         return "550.54.15"
