@@ -17,7 +17,18 @@ from mlflow.tracking import MlflowClient
 from green_mlflow.report.data import ReportError
 from green_mlflow.report.figures import slug
 from green_mlflow.report.offline import build_view, report_run, write
+from green_mlflow.report.study import DEFAULT_MARGIN
 from green_mlflow.tracking.store import SQLITE, absolute_uri
+
+
+def _margin(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: give a fraction such as 0.05") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1): give a fraction of the mean, e.g. 0.05 for ±5%")
+    return value
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -33,6 +44,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="HTML file to write (default: green_report_<target>.html)")
     parser.add_argument("--no-log", action="store_true", help="only write the file; log nothing to MLflow")
+    parser.add_argument(
+        "--margin",
+        type=_margin,
+        default=DEFAULT_MARGIN,
+        help="equivalence margin, a fraction of the reference mean (default 0.05: two runtimes are 'equivalent' "
+        "only if a TOST puts their difference within ±5%%)",
+    )
     return parser.parse_args(argv)
 
 
@@ -54,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     out = args.out or Path(f"green_report_{slug(args.target)}.html")
     log_to = None if args.no_log else report_run(view)
-    written = write(view, out, client, log_to)
-    print(f"wrote {written.html} ({len(view.groups)} groups, {len(view.dataset.runs)} job runs)")
+    written = write(view, out, client, log_to, args.margin)
+    print(
+        f"wrote {written.html} and {written.findings.name} ({len(view.groups)} groups, {len(view.dataset.runs)} job runs)"
+    )
     for group in view.groups:
         print(f"  {group.title}: {group.verdict}")
     if written.logged_to:

@@ -93,10 +93,13 @@ class Group:
     trace_runs: list[tuple[str, JobRun]]  # (why it was chosen, run)
     traces: dict[str, dict[str, list[tuple[float, float]]]] = field(default_factory=dict)  # run id -> traces
     notes: list[str] = field(default_factory=list)
+    hardware: str = ""  # the GPU or CPU model: groups of different hardware are never pooled
+    show_hardware: bool = False  # the view holds several hardware: titles name it
 
     @property
     def title(self) -> str:
-        return f"{self.model} · batch {self.batch_size} · {self.provider}"
+        title = f"{self.model} · batch {self.batch_size} · {self.provider}"
+        return f"{title} · {self.hardware or 'unknown hardware'}" if self.show_hardware else title
 
     @property
     def failed(self) -> list[JobRun]:
@@ -231,7 +234,7 @@ def _trace_runs(series: list[Series], basis: Quantity | None) -> list[tuple[str,
     return chosen
 
 
-def analyse_group(key: tuple[str, str, str], runs: list[JobRun]) -> Group:
+def analyse_group(key: tuple[str, ...], runs: list[JobRun]) -> Group:
     """Statistics, tests, verdict and Pareto front of one group (traces are loaded separately)."""
     by_series: dict[tuple[str, str], list[JobRun]] = defaultdict(list)
     for run in runs:
@@ -270,6 +273,7 @@ def analyse_group(key: tuple[str, str, str], runs: list[JobRun]) -> Group:
         model=key[0],
         batch_size=key[1],
         provider=key[2],
+        hardware=key[3] if len(key) > 3 else "",
         series=series,
         quantities=quantities,
         basis=basis,
@@ -286,11 +290,14 @@ def analyse_group(key: tuple[str, str, str], runs: list[JobRun]) -> Group:
 
 def analyse(dataset: Dataset, traces: bool = True) -> View:
     """Group the dataset's runs and analyse every group; with ``traces``, load the chosen runs' traces."""
-    grouped: dict[tuple[str, str, str], list[JobRun]] = defaultdict(list)
+    grouped: dict[tuple[str, ...], list[JobRun]] = defaultdict(list)
     for run in dataset.runs:
         grouped[run.group_key].append(run)
-    keys = sorted(grouped, key=lambda k: (k[0], k[2], _batch_order(k[1])))
+    keys = sorted(grouped, key=lambda k: (k[0], k[2], _batch_order(k[1]), k[3]))
     groups = [analyse_group(key, grouped[key]) for key in keys]
+    if len({key[3] for key in keys}) > 1:  # several machines: every title says which one
+        for group in groups:
+            group.show_hardware = True
     if traces and dataset.trace_loader is not None:
         for group in groups:
             for _, run in group.trace_runs:

@@ -57,6 +57,7 @@ class JobRun:
     details: dict[str, str]  # energy domain -> what the number covers, or why it is unavailable
     idle: dict[str, str]  # energy domain -> where its idle power came from, or why there is no net energy
     covers: dict[str, str]  # total (total_gross, total_net_estimated, …) -> the domains it sums
+    hardware: str = ""  # the GPU (GPU providers) or the CPU model the job ran on: runs of two are never pooled
 
     @property
     def runtime_label(self) -> str:
@@ -64,8 +65,8 @@ class JobRun:
         return f"{self.runtime} (from {self.source})" if self.runtime == "onnx" and self.source else self.runtime
 
     @property
-    def group_key(self) -> tuple[str, str, str]:
-        return (self.model, self.batch_size, self.provider)
+    def group_key(self) -> tuple[str, str, str, str]:
+        return (self.model, self.batch_size, self.provider, self.hardware)
 
     @property
     def series_key(self) -> tuple[str, str]:
@@ -147,7 +148,15 @@ def job_from_run(run: Run) -> JobRun:
         details={d: tags[f"energy.{d}.detail"] for d in DOMAINS if f"energy.{d}.detail" in tags},
         idle={d: tags[f"energy.{d}.idle"] for d in DOMAINS if f"energy.{d}.idle" in tags},
         covers={k[len("energy.") : -len(".covers")]: v for k, v in tags.items() if COVERS.match(k)},
+        hardware=_hardware(tags, _param(run, "provider")),
     )
+
+
+def _hardware(tags: dict[str, str], provider: str | None) -> str:
+    gpu = tags.get("gpu.name")
+    if provider not in (None, "cpu") and gpu:
+        return gpu
+    return tags.get("host.cpu_model", "")
 
 
 def sweep_from_run(run: Run) -> Sweep:

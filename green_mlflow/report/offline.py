@@ -1,7 +1,8 @@
 """The offline report: the comparison view as one HTML file plus PNG figures, logged to the sweep's parent run.
 
-Artifacts land under ``report/`` of the parent run (``report/comparison.html``, ``report/figures/*.png``),
-where MLflow's artifact viewer previews both.
+Artifacts land under ``report/`` of the parent run (``report/comparison.html``, ``report/findings.json``,
+``report/figures/*.png``), where MLflow's artifact viewer previews them; ``findings.json`` is also written
+beside the HTML file (docs/report.md says what it holds).
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from mlflow.tracking import MlflowClient
 
 from green_mlflow.report.analysis import View, analyse
 from green_mlflow.report.data import ArtifactReader, ReportError, client_artifact_reader, load, load_sweep
+from green_mlflow.report.findings import findings_json
 from green_mlflow.report.render import render
+from green_mlflow.report.study import DEFAULT_MARGIN, study
 
 log = logging.getLogger(__name__)
 
 ARTIFACT_DIR = "report"
 HTML_NAME = "comparison.html"
+FINDINGS_NAME = "findings.json"
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Written:
     """What one report call produced: the HTML file, its figures, and the run they were logged to (if any)."""
 
     html: Path
+    findings: Path
     figures: list[Path]
     logged_to: str | None
 
@@ -42,14 +47,21 @@ def report_run(view: View) -> str | None:
     return view.dataset.sweeps[-1].run_id if view.dataset.sweeps else None
 
 
-def write(view: View, out: Path, client: MlflowClient | None = None, log_to: str | None = None) -> Written:
-    """Write ``out`` (HTML) and its figures beside it; with ``client`` and ``log_to``, log them to that run.
-
-    Figures and logging are best effort: a failure there is a logged warning and the HTML still stands.
+def write(
+    view: View,
+    out: Path,
+    client: MlflowClient | None = None,
+    log_to: str | None = None,
+    margin_rel: float = DEFAULT_MARGIN,
+) -> Written:
+    """Write ``out`` (HTML), ``findings.json`` and the figures beside it; with ``client`` and ``log_to``, log
+    them to that run. Figures and logging are best effort: a failure there is a logged warning.
     """
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(view, offline=True), encoding="utf-8")
+    out.write_text(render(view, offline=True, margin_rel=margin_rel), encoding="utf-8")
+    findings = out.with_name(FINDINGS_NAME if out.name == HTML_NAME else f"{out.stem}_{FINDINGS_NAME}")
+    findings.write_text(findings_json(view, study(view, margin_rel)), encoding="utf-8")
     figures: list[Path] = []
     figure_dir = out.parent / f"{out.stem}_figures"
     try:
@@ -66,12 +78,14 @@ def write(view: View, out: Path, client: MlflowClient | None = None, log_to: str
                 named = Path(tmp) / HTML_NAME
                 named.write_bytes(out.read_bytes())
                 client.log_artifact(log_to, str(named), ARTIFACT_DIR)
+                (Path(tmp) / FINDINGS_NAME).write_bytes(findings.read_bytes())
+                client.log_artifact(log_to, str(Path(tmp) / FINDINGS_NAME), ARTIFACT_DIR)
             for figure in figures:
                 client.log_artifact(log_to, str(figure), f"{ARTIFACT_DIR}/figures")
             logged_to = log_to
         except Exception as err:  # the file on disk is still the report; say why MLflow has no copy
             log.warning("the report could not be logged to run %s: %s", log_to, err)
-    return Written(out, figures, logged_to)
+    return Written(out, findings, figures, logged_to)
 
 
 def write_report(

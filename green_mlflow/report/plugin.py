@@ -31,6 +31,7 @@ from green_mlflow.report.analysis import analyse
 from green_mlflow.report.cache import IncrementalSearch
 from green_mlflow.report.data import RUN_ID, JobRun, ReportError, client_artifact_reader, load, searcher
 from green_mlflow.report.render import CSP, CSS, render
+from green_mlflow.report.study import DEFAULT_MARGIN
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +132,18 @@ def compare_page() -> Response:
     except ReportError as err:
         return _message("Nothing to compare", str(err), 404)
     view = analyse(dataset)
+    margin = request.args.get("margin", str(DEFAULT_MARGIN))
+    try:
+        margin_rel = float(margin)
+        if not 0 < margin_rel < 1:
+            raise ValueError
+    except ValueError:
+        return _message("Wrong margin", f"margin={margin!r}: give a fraction of the mean in (0, 1), e.g. 0.05", 400)
 
     def link(run: JobRun) -> str:
         return f"../#/experiments/{dataset.experiment_id}/runs/{run.run_id}"
 
-    return _html(render(view, link=link, offline=False))
+    return _html(render(view, link=link, offline=False, margin_rel=margin_rel))
 
 
 def blueprint() -> Blueprint:

@@ -14,10 +14,12 @@ import json
 from collections.abc import Callable
 from html import escape
 
-from green_mlflow.report import svg
+from green_mlflow.report import render_study, svg
 from green_mlflow.report.analysis import EFFECT_NAMES, LATENCY, Group, Quantity, Series, View, p_text, signed
 from green_mlflow.report.data import JobRun
+from green_mlflow.report.findings import findings_document
 from green_mlflow.report.stats import Summary
+from green_mlflow.report.study import DEFAULT_MARGIN, study
 
 RunLink = Callable[[JobRun], "str | None"]
 METHOD_LEGEND = {
@@ -26,7 +28,8 @@ METHOD_LEGEND = {
     "estimated": "a model, not a measurement (e.g. TDP × CPU utilisation); shown ≈ and hatched",
     "unavailable": "nothing could be read; the figure is absent, never 0",
 }
-CSS = """
+CSS = (
+    """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1a202c;margin:0 auto;max-width:1200px;
 padding:0 16px 40px}
 h1{font-size:22px;margin:18px 0 4px}h2{font-size:18px;margin:28px 0 6px;border-bottom:2px solid #e2e8f0}
@@ -42,6 +45,8 @@ border-radius:3px;padding:0 3px;margin-left:3px;font-weight:600}
 svg .ct{font-weight:600;font-size:12px}svg .tk{fill:#4a5568;font-size:10px}svg .v{font-size:10px}
 .small{font-size:12px;color:#4a5568}td.methods{min-width:200px}code{background:#edf2f7;padding:0 3px;border-radius:3px}
 """
+    + render_study.CSS
+)
 # Builds a download link for the embedded numbers; the page reads fine without it (MLflow's artifact
 # preview may sandbox scripts away).
 SCRIPT = """(function(){var d=document.getElementById('green-data');var a=document.getElementById('green-download');
@@ -214,6 +219,7 @@ def _group(index: int, group: Group, link: RunLink | None) -> str:
     parts = [f'<section class="group" id="group-{index}"><h2>{_e(group.title)}</h2>']
     parts.append(f'<p class="verdict">{_e(group.verdict)}</p>')
     parts.append(_series_table(group))
+    parts.append(render_study.domain_table(group))
     parts.append(_charts(group))
     parts.append(_traces(group))
     for note in group.notes:
@@ -287,9 +293,12 @@ def _data(view: View) -> dict:
     }
 
 
-def render(view: View, link: RunLink | None = None, offline: bool = True) -> str:
-    """The whole view as one HTML document; ``link`` gives each run's MLflow UI address (server page only)."""
+def render(view: View, link: RunLink | None = None, offline: bool = True, margin_rel: float = DEFAULT_MARGIN) -> str:
+    """The whole view as one HTML document; ``link`` gives each run's MLflow UI address (server page only);
+    ``margin_rel`` is the equivalence margin (±5 % by default)."""
     dataset = view.dataset
+    answers = study(view, margin_rel)
+    document = findings_document(view, answers)
     finished = sum(1 for r in dataset.runs if r.finished)
     sweeps = ", ".join(_e(s.run_name or s.run_id) for s in dataset.sweeps) or "none"
     verdicts = "".join(
@@ -303,14 +312,18 @@ def render(view: View, link: RunLink | None = None, offline: bool = True) -> str
     ]
     body += [f'<p class="warn">{_e(w)}</p>' for w in dataset.warnings]
     if view.groups:
+        body.append(render_study.overview(answers))
+        body.append(render_study.findings(document["findings"]))
         body.append(f'<section id="verdicts"><h2>Verdicts</h2><ul>{verdicts}</ul></section>')
+        body.append(render_study.tables(answers))
     else:
         body.append('<p class="warn">No job runs (tag green.kind=job) in this selection yet.</p>')
     body += [_group(i, g, link) for i, g in enumerate(view.groups)]
     body.append(_not_finished(view, link))
     body.append(_method_section(view))
     body.append('<p class="small"><a id="green-download" hidden>Download these numbers (JSON)</a></p>')
-    body.append(f'<script type="application/json" id="green-data">{json_for_script(_data(view))}</script>')
+    data = {**_data(view), "findings": document}
+    body.append(f'<script type="application/json" id="green-data">{json_for_script(data)}</script>')
     body.append(f"<script>{SCRIPT}</script>")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

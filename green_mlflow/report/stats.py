@@ -246,3 +246,106 @@ def holm_correct(comparisons: Sequence[Comparison]) -> list[Comparison]:
     """Copies of the comparisons with ``p_holm`` filled, the whole sequence being one family."""
     adjusted = holm([c.p_value for c in comparisons])
     return [dataclasses.replace(c, p_holm=p) for c, p in zip(comparisons, adjusted)]
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """Two one-sided tests (TOST; Schuirmann 1987) that ``b`` is within ``±margin_rel × mean_a`` of ``a``.
+
+    Welch's form (unequal variances), as statsmodels' ``ttost_ind(usevar="unequal")``: the difference of the
+    means ``mean_b − mean_a``, its 90 % interval (the one a TOST at 5 % implies), and ``p_tost``, the larger of
+    the two one-sided p-values. ``None`` with ``note`` where it cannot be computed (fewer than 2 values).
+    """
+
+    n_a: int
+    n_b: int
+    mean_a: float | None
+    mean_b: float | None
+    margin_rel: float
+    diff: float | None  # mean_b − mean_a
+    ci90_low: float | None
+    ci90_high: float | None
+    p_tost: float | None
+    note: str
+
+
+def tost(a: Sequence[float | None], b: Sequence[float | None], margin_rel: float) -> Equivalence:
+    """Is ``b`` equivalent to the reference ``a`` within ``±margin_rel`` of ``a``'s mean? (Welch TOST)"""
+    if not 0 < margin_rel < 1:
+        raise ValueError(f"the equivalence margin is a fraction of the reference mean in (0, 1), got {margin_rel}")
+    x, y = _clean(a), _clean(b)
+    base = {"n_a": int(x.size), "n_b": int(y.size), "margin_rel": margin_rel}
+    if x.size < 2 or y.size < 2:
+        return Equivalence(
+            **base,
+            mean_a=_num(x.mean()) if x.size else None,
+            mean_b=_num(y.mean()) if y.size else None,
+            diff=None,
+            ci90_low=None,
+            ci90_high=None,
+            p_tost=None,
+            note=f"no equivalence test: n = {x.size} vs {y.size}; it needs at least 2 per sample",
+        )
+    mean_a, mean_b = float(x.mean()), float(y.mean())
+    bound = margin_rel * abs(mean_a)
+    diff = mean_b - mean_a
+    var_a, var_b = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    se = math.sqrt(var_a + var_b)
+    if se == 0:  # both constant: the difference is exact
+        inside = abs(diff) < bound
+        return Equivalence(
+            **base,
+            mean_a=mean_a,
+            mean_b=mean_b,
+            diff=diff,
+            ci90_low=diff,
+            ci90_high=diff,
+            p_tost=0.0 if inside else 1.0,
+            note="no variance: both samples are constant",
+        )
+    df = (var_a + var_b) ** 2 / (var_a**2 / (x.size - 1) + var_b**2 / (y.size - 1))
+    p_lower = float(stats.t.sf((diff + bound) / se, df))  # H0: diff <= -bound
+    p_upper = float(stats.t.cdf((diff - bound) / se, df))  # H0: diff >= +bound
+    half = float(stats.t.ppf(0.95, df)) * se
+    return Equivalence(
+        **base,
+        mean_a=mean_a,
+        mean_b=mean_b,
+        diff=diff,
+        ci90_low=diff - half,
+        ci90_high=diff + half,
+        p_tost=max(p_lower, p_upper),
+        note="",
+    )
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Spearman's rank correlation with ``n`` and a 95 % interval (Fisher z, Bonett & Wright 2000 variance)."""
+
+    n: int
+    rho: float | None
+    p_value: float | None
+    ci95_low: float | None
+    ci95_high: float | None
+    note: str
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> Correlation:
+    """Spearman's ρ between paired values; the interval needs n ≥ 4, ρ itself n ≥ 3."""
+    pairs = [(a, b) for a, b in zip(x, y) if a is not None and b is not None and math.isfinite(a) and math.isfinite(b)]
+    n = len(pairs)
+    if n < 3:
+        return Correlation(n, None, None, None, None, f"n = {n}: a correlation needs at least 3 series")
+    notes: list[str] = []
+    res = _quiet(stats.spearmanr, [a for a, _ in pairs], [b for _, b in pairs], notes=notes)
+    rho, p = _num(res.statistic), _num(res.pvalue)
+    if rho is None:
+        return Correlation(n, None, None, None, None, "; ".join(notes) or "constant values: no correlation")
+    low = high = None
+    if n >= 4 and abs(rho) < 1:
+        z, se = math.atanh(rho), math.sqrt((1 + rho**2 / 2) / (n - 3))
+        low, high = math.tanh(z - 1.959963984540054 * se), math.tanh(z + 1.959963984540054 * se)
+    elif n >= 4:
+        low = high = rho
+    return Correlation(n, rho, p, low, high, "; ".join(notes))

@@ -136,7 +136,9 @@ def load(spec: JobSpec) -> OnnxSession:
 
 # A one-node model (Relu on a float[1]), serialised: the doctor checks that a provider really runs a session
 # in an environment that has onnxruntime but not the onnx package
-PROBE_MODEL = base64.b64decode("CAg6NwoMCgF4EgF5IgRSZWx1EgVwcm9iZVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0=")
+PROBE_MODEL = base64.b64decode(
+    "CAg6NwoMCgF4EgF5IgRSZWx1EgVwcm9iZVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0="
+)
 
 
 def devices() -> dict:

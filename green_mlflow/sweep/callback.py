@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from green_mlflow.contract import MeasureSettings
 from green_mlflow.plan import PlanError, plan_job
 from green_mlflow.sweep.lifecycle import close_sweep, measure_idle, open_parent, reap_dead_runs_of
+from green_mlflow.sweep.matrix import without_native_sources
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import TrackingError, open_store, redact, redact_overrides
 
@@ -48,6 +49,9 @@ def _runnable_jobs(config: DictConfig) -> int:
     overrides = OverridesParser.create().parse_overrides(OmegaConf.to_container(config.hydra.overrides.task))
     (combinations,) = BasicSweeper.split_arguments(overrides, None)
     loader = GlobalHydra.instance().config_loader()
+    combinations = without_native_sources(
+        combinations, lambda c: str(loader.load_sweep_config(config, list(c)).runtime.name)
+    )
     runnable = 0
     for combination in combinations:
         try:

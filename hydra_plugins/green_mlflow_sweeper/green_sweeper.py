@@ -4,8 +4,10 @@ Every combination of the sweep's comma lists runs ``measure.repetitions`` times 
 combination's own composed config, so ``measure=quick,paper`` gets each preset's count), as one job
 per repetition with the override ``repetition=<i>``. All jobs of all configurations are then shuffled
 with ``hydra.sweeper.seed`` (docs/method.md rule 10: drift in temperature or background load must not line
-up with one runtime). Jobs are handed to whichever launcher is configured, in batches of
-``hydra.sweeper.max_batch_size``, so the basic, joblib and submitit launchers work unchanged.
+up with one runtime). ``runtime.source`` sweeps ONNX's source framework only: a native runtime's job
+drops it and runs once (``green_mlflow.sweep.matrix``), so the study's whole matrix is one command. Jobs
+are handed to whichever launcher is configured, in batches of ``hydra.sweeper.max_batch_size``, so the
+basic, joblib and submitit launchers work unchanged.
 """
 
 import random
@@ -17,6 +19,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
 
 from green_mlflow.config.schema import MAX_REPETITIONS
+from green_mlflow.sweep.matrix import without_native_sources
 
 
 @dataclass
@@ -62,7 +65,11 @@ class GreenSweeper(BasicSweeper):
         # out of range: one job, which the plan prunes with its reason (never 10^5 jobs to prune one by one)
         return count if isinstance(count, int) and 1 <= count <= MAX_REPETITIONS else 1
 
+    def _runtime(self, combination: list[str]) -> str:
+        return str(self.hydra_context.config_loader.load_sweep_config(self.config, list(combination)).runtime.name)
+
     def split_arguments(self, overrides: list[Override], max_batch_size: int | None) -> list[list[list[str]]]:
         (combinations,) = BasicSweeper.split_arguments(overrides, None)
+        combinations = without_native_sources(combinations, self._runtime)
         jobs = expand_and_shuffle(combinations, [self._repetitions(c) for c in combinations], self.shuffle, self.seed)
         return list(BasicSweeper.split_overrides_to_chunks(jobs, max_batch_size)) if jobs else [[]]

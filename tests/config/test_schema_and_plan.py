@@ -126,7 +126,9 @@ def test_a_gpu_provider_on_a_host_without_a_gpu_is_refused_saying_why(compose_co
 
 
 def test_a_gpu_the_host_does_not_have_is_refused_with_those_it_has(compose_config, one_gpu):
-    with pytest.raises(PlanError, match=r"provider.device_id=1 is not a GPU of this host; allowed: 0 to 0 \(NVIDIA H200\)"):
+    with pytest.raises(
+        PlanError, match=r"provider.device_id=1 is not a GPU of this host; allowed: 0 to 0 \(NVIDIA H200\)"
+    ):
         plan_job(compose_config(["runtime=torch", "provider=cuda", "provider.device_id=1"]))
 
 

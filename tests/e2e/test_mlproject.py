@@ -322,3 +322,23 @@ def test_idle_entry_point_run_directly_makes_a_run_of_its_own_and_refuses_no_dur
     refused = subprocess.run([*command, "measure.idle_s=0"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert refused.returncode == 2 and refused.stderr.startswith("error: measure.idle_s=0")
     assert "Traceback" not in refused.stderr and len(runs_of(MlflowClient(uri), "green_idle_direct")[0]) == 1
+
+
+def test_doctor_parameters_map_onto_the_doctor_command(entry, capsys):
+    doctor = entry("doctor")
+    argv = mlflow_argv("doctor", {})
+    assert argv[:2] == ["python", "entrypoints/doctor.py"] and doctor.doctor_args(argv[2:]) == ["doctor"]
+    argv = mlflow_argv("doctor", {"runtime": "onnx", "provider": "cuda, tensorrt"})
+    assert doctor.doctor_args(argv[2:]) == [
+        "doctor",
+        "--runtime",
+        "onnx",
+        "--provider",
+        "cuda",
+        "--provider",
+        "tensorrt",
+    ]
+    with pytest.raises(SystemExit) as stop:
+        doctor.doctor_args(mlflow_argv("doctor", {"provider": "rocm"})[2:])
+    assert stop.value.code == 2
+    assert "parameter provider='rocm' is not known; allowed: cpu, cuda, tensorrt" in capsys.readouterr().err

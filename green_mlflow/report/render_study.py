@@ -1,0 +1,197 @@
+"""HTML of the study's sections (``report.study``, ``report.findings``): overview heat map, findings, the
+conversion, provider and batch-size tables, equivalence, energy against time, and where each group's energy
+went by domain. Every run string is escaped (``_e``); numbers come from the same tables as ``findings.json``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from green_mlflow.report.analysis import Group, p_text
+from green_mlflow.report.findings import WORDS
+from green_mlflow.report.study import Row, Study
+
+DOMAINS = ("gpu", "cpu", "dram")
+UTILISATION = (
+    ("cpu_util_process_percent", "CPU % (process)"),
+    ("gpu_util_percent", "GPU %"),
+    ("process_rss_peak_mb", "RSS peak MB"),
+    ("gpu_mem_used_peak_mb", "GPU memory peak MB"),
+)
+CSS = """
+.heat td.h{text-align:right;font-variant-numeric:tabular-nums}.findings li{margin:3px 0}
+.findings li.k-conversion{list-style:square}.findings li.k-inconclusive{color:#744210}
+td.lower{background:#f0fff4}td.higher{background:#fff5f5}td.inc{color:#744210}
+"""
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _g(value: float | None, spec: str = ".4g") -> str:
+    return '<span class="gap">—</span>' if value is None else format(value, spec)
+
+
+def _pct(value: float | None) -> str:
+    return '<span class="gap">—</span>' if value is None else f"{value * 100:+.3g} %"
+
+
+def _heat(rel: float | None) -> str:
+    """Background from white (the group's best) to red (twice the best or more)."""
+    if rel is None:
+        return ""
+    level = max(0.0, min(1.0, rel - 1.0))
+    return f' style="background:rgb(255,{int(255 - 120 * level)},{int(255 - 140 * level)})"'
+
+
+def overview(study: Study) -> str:
+    cells = study.overview
+    if not cells:
+        return ""
+    columns = sorted({(c["model"], c["batch_size"], c["provider"], c["hardware"]) for c in cells},
+                     key=lambda k: (k[0], k[2], int(k[1]) if k[1].isdigit() else 1 << 30, k[3]))  # fmt: skip
+    series = sorted({c["series"] for c in cells})
+    value = {(c["series"], c["model"], c["batch_size"], c["provider"], c["hardware"]): c for c in cells}
+    head = "".join(f"<th>{_e(m)}<br>batch {_e(b)}<br>{_e(p)}</th>" for m, b, p, _ in columns)
+    rows = []
+    for name in series:
+        tds = []
+        for key in columns:
+            cell = value.get((name, *key))
+            rel = cell["relative_to_best"] if cell else None
+            text = "best" if rel == 1.0 else (f"×{rel:.2f}" if rel is not None else "—")
+            est = "≈" if cell and cell["estimated"] else ""
+            tds.append(f'<td class="h"{_heat(rel)}>{est}{text}</td>')
+        rows.append(f"<tr><th>{_e(name)}</th>{''.join(tds)}</tr>")
+    return (
+        '<section id="overview"><h2>Overview: each runtime against its group\'s best</h2>'
+        '<p class="small">Energy per sample (the group\'s basis; ≈ estimated) divided by the lowest of its group; '
+        "darker is costlier. Latency where no energy covers the group.</p>"
+        f'<table class="heat"><tr><th>runtime</th>{head}</tr>{"".join(rows)}</table></section>'
+    )
+
+
+def findings(items: list[dict]) -> str:
+    if not items:
+        return ""
+    lis = "".join(
+        f'<li class="k-{_e(f["kind"].replace(" ", "-"))}{" k-inconclusive" if str(f.get("verdict", "")).startswith("inconclusive") else ""}">'
+        f"{_e(f['text'])}</li>"
+        for f in items
+    )
+    return (
+        '<section id="findings"><h2>Findings</h2><p class="small">Generated from the tables below, each with its '
+        'statistic and n; "equivalent" only from a TOST, never from a non-significant difference.</p>'
+        f'<ul class="findings">{lis}</ul></section>'
+    )
+
+
+def _table(section_id: str, title: str, intro: str, rows: list[Row], ref: str, other: str) -> str:
+    if not rows:
+        return ""
+    head = (
+        f"<tr><th>model</th><th>batch</th><th>provider</th><th>{ref}</th><th>{other}</th><th>quantity</th>"
+        "<th>n</th><th>Δ (other/ref − 1)</th><th>95 % CI</th><th>test</th><th>p (Holm)</th><th>verdict</th></tr>"
+    )
+    body = []
+    for r in rows:
+        css = "lower" if r.verdict == "lower" else "higher" if r.verdict == "higher" else "inc"
+        ci = f"{_pct(r.ci_low)} to {_pct(r.ci_high)}" if r.ci_low is not None else '<span class="gap">—</span>'
+        body.append(
+            f"<tr><td>{_e(r.model)}</td><td>{_e(r.batch_size)}</td><td>{_e(r.provider)}</td><td>{_e(r.reference)}</td>"
+            f"<td>{_e(r.other)}</td><td>{_e(WORDS.get(r.metric, r.metric))}</td>"
+            f'<td class="n">{r.n_other} vs {r.n_reference}</td><td class="n">{_pct(r.delta_rel)}</td>'
+            f'<td class="n">{ci}</td><td>{_e(r.test or "—")}</td>'
+            f'<td class="n">{_e(p_text(r.p_holm)) if r.p_holm is not None else "—"}</td>'
+            f'<td class="{css}">{_e(r.verdict)}</td></tr>'
+        )
+    return f'<section id="{section_id}"><h2>{title}</h2><p class="small">{intro}</p><table>{head}{"".join(body)}</table></section>'
+
+
+def tables(study: Study) -> str:
+    holm = "Holm-corrected over the table (energy and latency rows are separate families)"
+    parts = [
+        _table("conversions", "Conversion: ONNX against its source framework",
+               f"Each onnx (from X) against native X in the same model, batch, provider and hardware; {holm}.",
+               study.conversions, "native", "onnx"),
+        _table("providers", "Execution providers: the same model on cpu, cuda, tensorrt",
+               f"Each provider against the lowest one for the same series; {holm}. Energy only where every "
+               "provider has the same kind of figure.", study.providers, "reference (lowest)", "other"),
+        _table("batch-effects", "Batch size: energy per sample at the largest against the smallest batch",
+               f"Per runtime and mode; {holm}.", study.batch_effects, "smallest batch", "largest batch"),
+    ]  # fmt: skip
+    return "".join(parts) + equivalences(study) + correlations(study)
+
+
+def equivalences(study: Study) -> str:
+    rows = study.equivalences
+    if not rows:
+        return ""
+    body = []
+    for r in rows:
+        ci = f"{_pct(r.ci90_low_rel)} to {_pct(r.ci90_high_rel)}" if r.ci90_low_rel is not None else "—"
+        css = "lower" if r.verdict == "equivalent" else "higher" if r.verdict == "different" else "inc"
+        body.append(
+            f"<tr><td>{_e(r.model)}</td><td>{_e(r.batch_size)}</td><td>{_e(r.provider)}</td><td>{_e(r.a)}</td>"
+            f'<td>{_e(r.b)}</td><td class="n">{r.n_a} vs {r.n_b}</td><td class="n">{_pct(r.diff_rel)}</td>'
+            f'<td class="n">{ci}</td><td class="n">{_e(p_text(r.p_tost)) if r.p_tost is not None else "—"}</td>'
+            f'<td class="{css}">{_e(r.verdict)}</td></tr>'
+        )
+    return (
+        f'<section id="equivalence"><h2>Equivalence within ±{study.margin_rel * 100:.3g} %</h2><p class="small">Two '
+        "one-sided tests (TOST, Welch): <em>equivalent</em> when the 90 % interval of the difference lies inside "
+        "the margin; <em>different</em> when a test finds a difference; otherwise inconclusive. Margin: "
+        "<code>--margin</code> (report command) or <code>margin=</code> (page).</p><table><tr><th>model</th>"
+        "<th>batch</th><th>provider</th><th>A</th><th>B</th><th>n</th><th>(B − A)/A</th><th>90 % CI</th>"
+        f"<th>TOST p</th><th>verdict</th></tr>{''.join(body)}</table></section>"
+    )
+
+
+def correlations(study: Study) -> str:
+    if not study.correlations:
+        return ""
+    rows = []
+    for c in study.correlations:
+        ci = f"{c['ci95_low']:.2f} to {c['ci95_high']:.2f}" if c["ci95_low"] is not None else "—"
+        far = "; ".join(f"{_e(d['series'])} ({d['energy_vs_trend_rel'] * 100:+.3g} %)" for d in c["departures"])
+        rows.append(
+            f'<tr><td>{_e(c["provider"])}</td><td>{_e(c["hardware"])}</td><td class="n">{c["n"]}</td>'
+            f'<td class="n">{_g(c["rho"], ".3f")}</td><td class="n">{ci}</td><td>{far or "—"}</td></tr>'
+        )
+    return (
+        '<section id="energy-time"><h2>Energy against time</h2><p class="small">Spearman\'s ρ of energy per sample '
+        "against latency per sample over the series (95 % CI: Fisher z); the series furthest from the log-log "
+        "trend use more (+) or less (−) energy than their latency predicts: there, energy is not time × power."
+        "</p><table><tr><th>provider</th><th>hardware</th><th>n</th><th>ρ</th><th>95 % CI</th>"
+        f"<th>furthest from the trend</th></tr>{''.join(rows)}</table></section>"
+    )
+
+
+def domain_table(group: Group) -> str:
+    """Where the energy went (GPU, CPU, DRAM; net where idle was subtracted, ≈ estimated) and utilisation."""
+    columns = []
+    for domain in DOMAINS:
+        for kind in ("net", "gross"):
+            for est in ("", "_estimated"):
+                metric = f"{domain}_energy_per_sample_{kind}{est}_j"
+                if any(s.values(metric) for s in group.series):
+                    columns.append((metric, f"{domain.upper()} {kind}{' ≈' if est else ''} J/sample"))
+                    break
+            else:
+                continue
+            break
+    columns += [(m, label) for m, label in UTILISATION if any(s.values(m) for s in group.series)]
+    if not columns:
+        return ""
+    head = "".join(f"<th>{_e(label)}</th>" for _, label in columns)
+    rows = []
+    for s in group.series:
+        cells = []
+        for metric, _ in columns:
+            values = s.values(metric)
+            cells.append(f'<td class="n">{_g(sum(values) / len(values)) if values else _g(None)}</td>')
+        rows.append(f"<tr><td>{_e(s.name)}</td>{''.join(cells)}</tr>")
+    return (
+        f"<h3>Where the energy went, and utilisation</h3><table><tr><th>runtime</th>{head}</tr>{''.join(rows)}</table>"
+    )

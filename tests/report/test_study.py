@@ -1,0 +1,172 @@
+"""The study's questions on synthetic sweeps whose answer is known, each statistic recomputed independently
+(numpy/scipy on the stored metrics) and matched with ``findings.json`` to 1e-9."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+from scipy import stats
+
+from green_mlflow.report.analysis import analyse
+from green_mlflow.report.data import load
+from green_mlflow.report.findings import findings_document
+from green_mlflow.report.study import study
+from tests.helpers.synthetic import Job, make_sweep
+
+NOISE = [0.97, 1.0, 1.03, 0.99, 1.01, 0.985, 1.015, 1.0]  # eight repetitions, symmetric: normal enough
+TORCH = [1.0 * k for k in NOISE]
+ONNX_TORCH = [0.8 * k for k in reversed(NOISE)]  # 20 % below torch
+MXNET = [1.002 * k for k in NOISE[2:] + NOISE[:2]]  # within 0.2 % of torch: equivalent at ±5 %
+TF_TWO = [1.3, 1.32]  # only two runs
+
+
+def _jobs(runtime, energies, source=None, mode="eager", batch_size=1, latency_per_j=10.0, provider="cpu"):
+    return [
+        Job(runtime, mode, source=source, repetition=i, energy_j=e, latency_ms=e * latency_per_j * batch_size,
+            estimated=False, batch_size=batch_size, provider=provider)
+        for i, e in enumerate(energies)
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory):
+    client = MlflowClient(f"sqlite:///{tmp_path_factory.mktemp('study') / 'mlflow.db'}")
+    jobs = (
+        _jobs("torch", TORCH)
+        + _jobs("onnx", ONNX_TORCH, source="torch", mode="ort_all")
+        + _jobs("mxnet", MXNET, mode="hybrid")
+        + _jobs("tf", TF_TWO, mode="function")
+        + _jobs("onnx", [0.9, 0.95], source="tf", mode="ort_all")
+        + _jobs("torch", [0.25 * k for k in NOISE], batch_size=64, latency_per_j=12.0)
+        + _jobs("onnx", [0.3 * k for k in NOISE], source="torch", mode="ort_all", batch_size=64, latency_per_j=7.0)
+        + _jobs("onnx", [0.5 * k for k in NOISE], source="torch", mode="ort_all", provider="cuda")
+    )
+    parent = make_sweep(client, "study", jobs)
+    view = analyse(load(client, parent), traces=False)
+    document = json.loads(json.dumps(findings_document(view, study(view))))
+    return document, view
+
+
+def _natives(document, model_batch=("mobilenet_v2", "1"), provider="cpu"):
+    return [
+        c
+        for c in document["conversions"]
+        if (c["model"], c["batch_size"], c["provider"]) == (*model_batch, provider) and c["metric"].startswith("energy")
+    ]
+
+
+def _relative_diff_ci(a, b):
+    """mean_b/mean_a − 1 and its delta-method 95 % half width, from scratch."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    r = b.mean() / a.mean()
+    ta, tb = r**2 * a.var(ddof=1) / a.size / a.mean() ** 2, b.var(ddof=1) / b.size / a.mean() ** 2
+    df = (ta + tb) ** 2 / (ta**2 / (a.size - 1) + tb**2 / (b.size - 1))
+    return r - 1, stats.t.ppf(0.975, df) * math.sqrt(ta + tb)
+
+
+def test_onnx_from_torch_20_percent_lower_is_found_with_its_statistics(document):
+    document, _ = document
+    (torch_row,) = [c for c in _natives(document) if c["source"] == "torch"]
+    native, onnx = [0.8 * 0 + e * 0.8 for e in TORCH], [e * 0.8 for e in ONNX_TORCH]  # net = gross × 0.8
+    assert torch_row["metric"] == "energy_per_sample_net_j" and torch_row["verdict"] == "lower"
+    delta, half = _relative_diff_ci(native, onnx)
+    assert torch_row["delta_rel"] == pytest.approx(delta, abs=1e-9) and delta == pytest.approx(-0.2, abs=1e-9)
+    assert torch_row["ci_low"] == pytest.approx(delta - half, abs=1e-9)
+    assert torch_row["ci_high"] == pytest.approx(delta + half, abs=1e-9)
+    assert torch_row["test"] == "welch_t"
+    assert torch_row["p_value"] == pytest.approx(stats.ttest_ind(onnx, native, equal_var=False).pvalue, abs=1e-9)
+    assert (torch_row["n_native"], torch_row["n_onnx"]) == (8, 8)
+    assert torch_row["native_mean"] == pytest.approx(np.mean(native), abs=1e-9)
+
+
+def test_holm_runs_over_the_conversion_table_as_one_family(document):
+    document, _ = document
+    energy = [c for c in document["conversions"] if c["metric"] != "latency_mean_ms"]
+    raw = [c["p_value"] for c in energy]
+    order = np.argsort(raw)
+    running, expected = 0.0, [None] * len(raw)
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(raw) - rank) * raw[i]))
+        expected[i] = running
+    assert [c["p_holm"] for c in energy] == pytest.approx(expected, abs=1e-9)
+
+
+def test_two_runs_against_two_are_inconclusive_never_a_verdict(document):
+    document, _ = document
+    (tf_row,) = [c for c in _natives(document) if c["source"] == "tf"]
+    assert tf_row["verdict"].startswith("inconclusive: n = 2 vs 2")
+    sentence = next(
+        f
+        for f in document["findings"]
+        if f["kind"] == "conversion" and f["other"] == "onnx (from tf)" and f["metric"].startswith("energy")
+    )
+    assert sentence["text"].startswith("Inconclusive: onnx (from tf) had") and "n = 2 vs 2" in sentence["text"]
+
+
+def test_equal_series_are_equivalent_by_tost_and_different_ones_different(document):
+    document, _ = document
+    pairs = {
+        (e["a"], e["b"]): e
+        for e in document["equivalences"]
+        if (e["model"], e["batch_size"], e["provider"]) == ("mobilenet_v2", "1", "cpu")
+    }
+    pair = pairs.get(("torch", "mxnet")) or pairs[("mxnet", "torch")]
+    assert pair["verdict"] == "equivalent" and pair["margin_rel"] == 0.05
+    a = [e * 0.8 for e in (TORCH if pair["a"] == "torch" else MXNET)]
+    b = [e * 0.8 for e in (MXNET if pair["a"] == "torch" else TORCH)]
+    # TOST from scratch (Welch): the larger of the two one-sided p-values against ±5 % of a's mean
+    diff, bound = np.mean(b) - np.mean(a), 0.05 * np.mean(a)
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    se, df = math.sqrt(va + vb), (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    p = max(stats.t.sf((diff + bound) / se, df), stats.t.cdf((diff - bound) / se, df))
+    assert pair["p_tost"] == pytest.approx(p, abs=1e-9) and p < 0.05
+    half = stats.t.ppf(0.95, df) * se
+    assert pair["ci90_low_rel"] == pytest.approx((diff - half) / np.mean(a), abs=1e-9)
+    onnx_pair = next(e for e in pairs.values() if {e["a"], e["b"]} == {"torch", "onnx (from torch)"})
+    assert onnx_pair["verdict"] == "different"
+    texts = [f["text"] for f in document["findings"] if f["kind"] == "equivalence"]
+    assert any("equivalent in net energy per sample within ±5 %" in t for t in texts)
+    assert not any(w in " ".join(f["text"] for f in document["findings"]) for w in ("indistinguishable", " same "))
+
+
+def test_energy_follows_time_with_spearman_computed_independently(document):
+    document, view = document
+    (cpu,) = [c for c in document["correlation"] if c["provider"] == "cpu"]
+    xs, ys = [], []
+    for group in view.groups:
+        if group.provider == "cpu":
+            for s in group.series:
+                xs.append(s.mean("latency_mean_ms") / int(group.batch_size))
+                ys.append(s.mean(cpu["metric"]))
+    rho = stats.spearmanr(xs, ys).statistic
+    assert cpu["n"] == len(xs) == 7 and cpu["rho"] == pytest.approx(rho, abs=1e-9)
+    z, se = math.atanh(rho), math.sqrt((1 + rho**2 / 2) / (len(xs) - 3))
+    assert cpu["ci95_low"] == pytest.approx(math.tanh(z - 1.959963984540054 * se), abs=1e-9)
+    assert cpu["departures"] and cpu["departures"][0]["series"]
+
+
+def test_batch_size_providers_overview_and_findings_carry_their_numbers(document):
+    document, _ = document
+    (batch,) = [
+        b
+        for b in document["batch_effects"]
+        if b["reference"].startswith("torch at batch 1") and b["metric"].startswith("energy")
+    ]
+    assert batch["delta_rel"] == pytest.approx(-0.75, abs=1e-9) and batch["verdict"] == "lower"
+    (provider,) = [p for p in document["providers"] if p["metric"].startswith("energy")]
+    # each provider against the lowest one: cuda (0.5 J) is the reference, cpu (0.8 J) is 60 % above it
+    assert provider["reference"] == "onnx (from torch) on cuda" and provider["other"] == "onnx (from torch) on cpu"
+    assert provider["delta_rel"] == pytest.approx(0.8 / 0.5 - 1, abs=1e-9) and provider["verdict"] == "higher"
+    best = [o for o in document["overview"] if o["relative_to_best"] == 1.0]
+    assert {(o["series"], o["batch_size"], o["provider"]) for o in best} >= {("onnx (from torch)", "1", "cpu")}
+    sentence = next(f["text"] for f in document["findings"] if f["kind"] == "conversion" and f["verdict"] == "lower")
+    assert (
+        "onnx (from torch) had 20 % less net energy per sample than torch for mobilenet_v2 at batch 1 on cpu"
+        in sentence
+    )
+    assert "Holm-corrected" in sentence and "n = 8 vs 8" in sentence
+    assert document["schema"] == "green_mlflow.findings/1" and document["equivalence_margin_rel"] == 0.05
