@@ -48,7 +48,9 @@ def _comparison_sentence(row: Row, kind: str) -> dict:
     more = "less" if (row.delta_rel or 0) < 0 else "more"
     if row.metric == LATENCY.metric:
         more = "lower" if (row.delta_rel or 0) < 0 else "higher"
-    claim = f"{row.other} had {_pct(row.delta_rel)} {more} {what} than {row.reference} for {_where(row)}"
+    # provider rows name the provider in each side already
+    where = f"{row.model} at batch {row.batch_size}" if kind == "provider" else _where(row)
+    claim = f"{row.other} had {_pct(row.delta_rel)} {more} {what} than {row.reference} for {where}"
     if row.verdict in ("lower", "higher"):
         text = f"{claim} ({_stat(row)})."
     elif row.verdict == "no significant difference":

@@ -278,6 +278,8 @@ def correlations(groups: list[Group]) -> list[dict]:
             slope, intercept = np.polyfit(x, y, 1)
             residuals = y - (slope * x + intercept)
             for index in np.argsort(-np.abs(residuals))[:DEPARTURES]:
+                if abs(residuals[index]) < 1e-6:  # on the trend, to rounding: no departure to name
+                    break
                 departures.append({"series": points[index][0], "energy_vs_trend_rel": math.expm1(residuals[index])})
         out.append(
             {

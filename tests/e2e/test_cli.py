@@ -158,3 +158,29 @@ def test_help_lists_the_config_groups_and_how_runs_are_tracked(tmp_path: Path):
     )
     assert "$MLFLOW_TRACKING_URI" in proc.stdout
     assert not (tmp_path / "m.db").exists()
+
+
+def test_the_study_matrix_is_one_command_native_runtimes_once_onnx_from_each_source(tmp_path: Path, sqlite_uri: str):
+    """``runtime.source`` sweeps ONNX's source only: no duplicate native jobs, nothing pruned for it."""
+    for env in ("torch", "tf", "onnx"):
+        require_env(env)
+    args = ["-m", "runtime=torch,onnx", "runtime.source=torch,tf", "model=mobilenet_v2", "batch_size=1"]
+    proc = run_cli([*args, *TINY_MEASURE, "measure.repetitions=2"], tmp_path, sqlite_uri)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "6 of 6 jobs finished" in proc.stdout and "PRUNED" not in proc.stdout
+    client, parents, children = _runs(sqlite_uri)
+    assert len(parents) == 1
+    labels = sorted(
+        (c.data.params["runtime"], c.data.params["runtime.source"], c.data.params["repetition"]) for c in children
+    )
+    assert labels == [
+        ("onnx", "tf", "0"), ("onnx", "tf", "1"), ("onnx", "torch", "0"), ("onnx", "torch", "1"),
+        ("torch", "null", "0"), ("torch", "null", "1"),
+    ]  # fmt: skip
+    assert all(c.info.status == "FINISHED" for c in children)
+    findings = json.loads(
+        Path(client.download_artifacts(parents[0].info.run_id, "report/findings.json", str(tmp_path))).read_text()
+    )
+    sources = {c["source"] for c in findings["conversions"]}
+    assert sources == {"torch"}, "onnx (from tf) has no native tf in this sweep: no conversion row for it"
+    assert all(c["verdict"].startswith("inconclusive: n = 2 vs 2") for c in findings["conversions"])

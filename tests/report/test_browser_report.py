@@ -4,7 +4,10 @@ with the browser's network switched off. Run strings carrying script payloads mu
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -57,7 +60,30 @@ def served(tmp_path_factory) -> dict:
             )
             hostile.append(Job("torch", "eager", model=PAYLOAD, status="FAILED", reason=PAYLOAD, run_name=PAYLOAD))
             xss_parent = make_sweep(client, f"xss {PAYLOAD}", hostile, pruned=[(PAYLOAD, PAYLOAD)], name=PAYLOAD)
-            yield {"uri": uri, "client": client, "parent": parent, "xss_parent": xss_parent, "base": base}
+            study_parent = make_sweep(client, "study", study_jobs(), name="study sweep")
+            yield {
+                "uri": uri, "client": client, "parent": parent, "xss_parent": xss_parent, "base": base,
+                "study_parent": study_parent,
+            }  # fmt: skip
+
+
+NOISE = [0.97, 1.0, 1.03, 0.99, 1.01, 0.985]
+
+
+def study_jobs() -> list[Job]:
+    """A small study with a known answer: onnx (from torch) 20 % below torch, mxnet equivalent to torch,
+    two tf runs only (inconclusive), on cpu and (onnx) cuda."""
+    out = []
+    for runtime, source, mode, scale, provider, reps in (
+        ("torch", None, "eager", 1.0, "cpu", 6), ("onnx", "torch", "ort_all", 0.8, "cpu", 6),
+        ("mxnet", None, "hybrid", 1.002, "cpu", 6), ("tf", None, "function", 1.3, "cpu", 2),
+        ("onnx", "tf", "ort_all", 0.9, "cpu", 2), ("onnx", "torch", "ort_all", 0.5, "cuda", 6),
+    ):  # fmt: skip
+        for i in range(reps):
+            e = scale * NOISE[i]
+            out.append(Job(runtime, mode, source=source, provider=provider, repetition=i, energy_j=e,
+                           latency_ms=e * 10, estimated=False))  # fmt: skip
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +141,11 @@ def test_page_in_the_mlflow_server_shows_the_runtimes_and_their_numbers(served, 
     verdict = browser.find_element("css selector", "section.group .verdict").text
     assert "onnx (from torch)" in verdict and "torch" in verdict and "at batch 1" in verdict
     assert_charts_drawn(browser, at_least=3)
-    assert browser.find_elements("css selector", "section.group h3")[0].text == "Traces of chosen runs"
+    h3 = [h.text for h in browser.find_elements("css selector", "section.group h3")]
+    assert h3[:2] == ["Where the energy went, and utilisation", "Traces of chosen runs"], h3
+    split = browser.find_elements("css selector", "section.group table")[1]
+    columns = [th.text for th in split.find_elements("css selector", "th")]
+    assert columns[1].startswith("CPU net") and "CPU % (process)" in columns, columns
     save_screenshot(browser, tmp_path / "comparison_page.png")
 
     browser.get(f"{server}/green/compare?parent={store['parent'].info.run_id}")
@@ -178,3 +208,50 @@ def test_run_strings_with_script_payloads_render_as_text_in_page_and_report(serv
     browser.get(report(store, store["xss_parent"], tmp_path / "xss.html").as_uri())
     assert_payloads_are_text(browser)
     save_screenshot(browser, tmp_path / "xss_report.png")
+
+
+def assert_study_sections(browser) -> None:
+    for section in ("overview", "findings", "conversions", "providers", "equivalence", "energy-time"):
+        assert browser.find_elements("id", section), f"section {section} is missing"
+    cells = [c.text for c in browser.find_elements("css selector", "#overview table.heat td")]
+    assert "best" in cells and any(re.fullmatch(r"×\d\.\d\d", c) for c in cells), cells
+    findings = [li.text for li in browser.find_elements("css selector", "#findings li")]
+    assert any(
+        t.startswith(
+            "onnx (from torch) had 20 % less net energy per sample than torch for mobilenet_v2 at batch 1 on cpu"
+        )
+        and "Holm-corrected" in t
+        and "n = 6 vs 6" in t
+        for t in findings
+    ), findings
+    assert any("are equivalent in net energy per sample within ±5 %" in t for t in findings), findings
+    assert any(t.startswith("Inconclusive: onnx (from tf)") and "n = 2 vs 2" in t for t in findings), findings
+    rows = [
+        [c.text for c in r.find_elements("css selector", "td")]
+        for r in browser.find_elements("css selector", "#conversions tr")[1:]
+    ]
+    verdicts = {(r[4], r[5]): r[-1] for r in rows}
+    assert verdicts[("onnx (from torch)", "net energy per sample")] == "lower"
+    assert verdicts[("onnx (from tf)", "net energy per sample")].startswith("inconclusive")
+
+
+def test_the_studys_findings_and_tables_on_the_page_and_in_the_offline_report(served, browser, tmp_path):
+    store, server = served, served["base"]
+    browser.get(f"{server}/green/compare?parent={store['study_parent']}")
+    assert_study_sections(browser)
+    save_screenshot(browser, tmp_path / "study_page.png")
+    for section in ("findings", "conversions"):
+        element = browser.find_element("id", section)
+        assert element.screenshot(str(tmp_path / f"study_{section}.png"))
+        if os.environ.get("GREEN_MLFLOW_ARTIFACTS"):
+            shutil.copy(tmp_path / f"study_{section}.png", Path(os.environ["GREEN_MLFLOW_ARTIFACTS"]))
+    browser.get(f"{server}/green/compare?parent={store['study_parent']}&margin=0.0001")
+    equivalences = [r.text for r in browser.find_elements("css selector", "#equivalence tr")]
+    assert "±0.01 %" in browser.find_element("css selector", "#equivalence h2").text
+    assert not any(t.endswith("equivalent") for t in equivalences), "a margin of 0.01 % makes nothing equivalent"
+    path = report(store, store["study_parent"], tmp_path / "study.html")
+    findings = json.loads((tmp_path / "study_findings.json").read_text())
+    browser.get(path.as_uri())
+    assert_study_sections(browser)
+    shown = [li.text for li in browser.find_elements("css selector", "#findings li")]
+    assert shown == [f["text"] for f in findings["findings"]], "the page says what findings.json holds"

@@ -56,6 +56,8 @@ def test_worker_measures_from_a_spec_file_in_the_torch_environment(tmp_path):
         "cpu": "unavailable",
         "dram": "unavailable",
     }
-    assert all("energy_j" not in e for e in result["energy"].values())
+    numbers = ("energy_j", "per_sample_j", "mean_power_w", "warmup_energy_j", "load_energy_j")
+    assert all(e[k] is None for e in result["energy"].values() for k in numbers), "no number: null, never 0"
+    assert all(e["detail"] for e in result["energy"].values()), "each says why"
     assert result["utilisation"]["cpu_util_process_percent"] > 0
     assert (tmp_path / "out" / "utilisation.csv").exists() and (tmp_path / "out" / "latency_ms.csv").exists()
