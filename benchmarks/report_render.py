@@ -21,18 +21,23 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from green_mlflow.report.analysis import analyse
-from green_mlflow.report.cache import IncrementalSearch
-from green_mlflow.report.data import load, searcher
-from green_mlflow.report.figures import write_figures
-from green_mlflow.report.render import render
-from tests.helpers.synthetic import make_sweep, study
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # the synthetic sweeps live with the tests (tests/helpers/synthetic.py)
+    sys.path.insert(0, str(REPO))
+
+from green_mlflow.report.analysis import analyse  # noqa: E402
+from green_mlflow.report.cache import IncrementalSearch  # noqa: E402
+from green_mlflow.report.data import load, searcher  # noqa: E402
+from green_mlflow.report.figures import write_figures  # noqa: E402
+from green_mlflow.report.render import render  # noqa: E402
+from tests.helpers.synthetic import make_sweep, study  # noqa: E402
 
 PAGE_TARGET_S = 5.0
 RESULTS = Path(__file__).resolve().parent / "results" / "report_render.json"

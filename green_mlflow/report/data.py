@@ -173,7 +173,15 @@ def sweep_from_run(run: Run) -> Sweep:
 
 
 def searcher(client: MlflowClient) -> Search:
-    """``search(experiment_id, filter_string)``: all matching runs, page by page (a sweep can hold thousands)."""
+    """``search(experiment_id, filter_string)``: all matching runs; straight from the tables of an SQL store
+    (``sql_search``), else page by page through ``search_runs`` (a sweep can hold thousands)."""
+    from green_mlflow.report.sql_search import fast_or_client
+
+    return fast_or_client(client, client_searcher(client))
+
+
+def client_searcher(client: MlflowClient) -> Search:
+    """MLflow's own ``search_runs``, page by page: every store and server, and the reference of ``sql_search``."""
 
     def search(experiment_id: str, filter_string: str) -> Iterator[Run]:
         token = None

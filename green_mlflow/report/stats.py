@@ -319,6 +319,19 @@ def tost(a: Sequence[float | None], b: Sequence[float | None], margin_rel: float
     )
 
 
+def welch_p(a: Sequence[float | None], b: Sequence[float | None]) -> float | None:
+    """Two-sided Welch t-test p-value (what scipy's ``ttest_ind(equal_var=False)`` gives), without scipy's
+    per-call overhead: the equivalence table asks it for every pair of series. None below 2 values a side."""
+    x, y = _clean(a), _clean(b)
+    if x.size < 2 or y.size < 2:
+        return None
+    var_a, var_b = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    if var_a + var_b == 0:
+        return 1.0 if x.mean() == y.mean() else None
+    df = (var_a + var_b) ** 2 / (var_a**2 / (x.size - 1) + var_b**2 / (y.size - 1))
+    return _num(2 * stats.t.sf(abs(y.mean() - x.mean()) / math.sqrt(var_a + var_b), df))
+
+
 @dataclass(frozen=True)
 class Correlation:
     """Spearman's rank correlation with ``n`` and a 95 % interval (Fisher z, Bonett & Wright 2000 variance)."""

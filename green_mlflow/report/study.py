@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from green_mlflow.report.analysis import ALPHA, BASES, LATENCY, Group, Quantity, Series, View
-from green_mlflow.report.stats import Comparison, Correlation, compare, holm, spearman, tost
+from green_mlflow.report.stats import Comparison, Correlation, compare, holm, spearman, tost, welch_p
 
 DEFAULT_MARGIN = 0.05  # equivalence margin: ±5 % of the reference mean
 MIN_N = 3  # fewer runs per series: every verdict is "inconclusive", whatever a test says
@@ -212,7 +212,7 @@ def equivalences(groups: list[Group], margin_rel: float = DEFAULT_MARGIN) -> lis
         for i, a in enumerate(ranked):
             for b in ranked[i + 1 :]:
                 e = tost(a.values(metric), b.values(metric), margin_rel)
-                difference = compare(a.values(metric), b.values(metric))
+                p_difference = welch_p(a.values(metric), b.values(metric))
                 scale = abs(e.mean_a) if e.mean_a else None
 
                 def rel(value: float | None, scale: float | None = scale) -> float | None:
@@ -222,7 +222,7 @@ def equivalences(groups: list[Group], margin_rel: float = DEFAULT_MARGIN) -> lis
                     verdict = f"inconclusive: n = {e.n_a} vs {e.n_b} is too few"
                 elif e.p_tost < ALPHA:
                     verdict = "equivalent"
-                elif difference.p_value is not None and difference.p_value < ALPHA:
+                elif p_difference is not None and p_difference < ALPHA:
                     verdict = "different"
                 else:
                     verdict = "inconclusive: neither equivalent nor different at this n"
@@ -242,7 +242,7 @@ def equivalences(groups: list[Group], margin_rel: float = DEFAULT_MARGIN) -> lis
                         rel(e.ci90_low),
                         rel(e.ci90_high),
                         e.p_tost,
-                        difference.p_value,
+                        p_difference,
                         verdict,
                         group.basis.estimated,
                     )

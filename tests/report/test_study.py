@@ -170,3 +170,11 @@ def test_batch_size_providers_overview_and_findings_carry_their_numbers(document
     )
     assert "Holm-corrected" in sentence and "n = 8 vs 8" in sentence
     assert document["schema"] == "green_mlflow.findings/1" and document["equivalence_margin_rel"] == 0.05
+
+
+def test_the_equivalence_tables_difference_test_is_welchs():
+    from green_mlflow.report.stats import welch_p
+
+    a, b = [1.0, 1.1, 0.9, 1.05], [1.2, 1.3, 1.25, 1.1, 1.4]
+    assert welch_p(a, b) == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue, abs=1e-12)
+    assert welch_p([1.0], b) is None and welch_p([2.0, 2.0], [2.0, 2.0]) == 1.0
