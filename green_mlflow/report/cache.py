@@ -62,3 +62,41 @@ class IncrementalSearch:
                     entry.runs[run.info.run_id] = run
             entry.since_ms = int(now_s * 1000)
             return list(entry.runs.values())
+
+
+class PageCache:
+    """Pages of selections that have not changed since they were rendered, so that reloading the page of a
+    sweep that has ended costs its (incremental) search only, not the analysis again.
+
+    The key is every run's id, status, start time and number of metrics, the pruned jobs, the sweeps'
+    statuses and the page's options. A selection with a run or a sweep still RUNNING is never cached: its
+    numbers are still arriving. Ended runs do not change (the assumption ``IncrementalSearch`` makes too),
+    and its full search every ``FULL_RELOAD_S`` brings edits and deletions into the key.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self._pages: dict[tuple, str] = {}
+        self._size = size
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(dataset, options: tuple) -> tuple | None:
+        if any(r.status == "RUNNING" for r in dataset.runs) or any(s.status == "RUNNING" for s in dataset.sweeps):
+            return None
+        runs = tuple(sorted((r.run_id, r.status, r.start_time_ms, len(r.metrics)) for r in dataset.runs))
+        sweeps = tuple(sorted((s.run_id, s.status) for s in dataset.sweeps))
+        pruned = tuple(sorted((p.job, p.reason, p.parent_run_id) for p in dataset.pruned))
+        return (dataset.title, dataset.experiment_id, options, runs, sweeps, pruned, tuple(dataset.warnings))
+
+    def __call__(self, dataset, options: tuple, render: Callable[[], str]) -> str:
+        key = self.key(dataset, options)
+        with self._lock:
+            if key is not None and key in self._pages:
+                return self._pages[key]
+        page = render()
+        if key is not None:
+            with self._lock:
+                self._pages[key] = page
+                while len(self._pages) > self._size:  # the oldest first (dicts keep insertion order)
+                    self._pages.pop(next(iter(self._pages)))
+        return page

@@ -28,7 +28,7 @@ from mlflow.server.handlers import _add_static_prefix
 from mlflow.tracking import MlflowClient
 
 from green_mlflow.report.analysis import analyse
-from green_mlflow.report.cache import IncrementalSearch
+from green_mlflow.report.cache import IncrementalSearch, PageCache
 from green_mlflow.report.data import RUN_ID, JobRun, ReportError, client_artifact_reader, load, searcher
 from green_mlflow.report.render import CSP, CSS, render
 from green_mlflow.report.study import DEFAULT_MARGIN
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PAGE = "/green/compare"
 _sources: dict[str, tuple[MlflowClient, IncrementalSearch]] = {}
+_pages = PageCache()
 
 
 def server_source() -> tuple[MlflowClient, IncrementalSearch]:
@@ -131,7 +132,6 @@ def compare_page() -> Response:
         dataset = load(client, parent if parent is not None else experiment, read_artifact, search)
     except ReportError as err:
         return _message("Nothing to compare", str(err), 404)
-    view = analyse(dataset)
     margin = request.args.get("margin", str(DEFAULT_MARGIN))
     try:
         margin_rel = float(margin)
@@ -140,10 +140,18 @@ def compare_page() -> Response:
     except ValueError:
         return _message("Wrong margin", f"margin={margin!r}: give a fraction of the mean in (0, 1), e.g. 0.05", 400)
 
+    return _html(page(dataset, margin_rel))
+
+
+def page(dataset, margin_rel: float = DEFAULT_MARGIN) -> str:
+    """The page of a loaded selection: rendered once for as long as nothing in it changes (``PageCache``)."""
+
     def link(run: JobRun) -> str:
         return f"../#/experiments/{dataset.experiment_id}/runs/{run.run_id}"
 
-    return _html(render(view, link=link, offline=False, margin_rel=margin_rel))
+    return _pages(
+        dataset, (margin_rel,), lambda: render(analyse(dataset), link=link, offline=False, margin_rel=margin_rel)
+    )
 
 
 def blueprint() -> Blueprint:

@@ -9,7 +9,7 @@ import time
 from mlflow.tracking import MlflowClient
 
 from green_mlflow.report.cache import FULL_RELOAD_S, IncrementalSearch
-from green_mlflow.report.data import searcher
+from green_mlflow.report.data import load, searcher
 from tests.helpers.synthetic import Job, log_job, make_sweep
 
 JOBS = "tags.`green.kind` = 'job'"
@@ -52,3 +52,26 @@ def test_later_searches_fetch_only_runs_that_changed_and_full_ones_drop_deleted_
     assert added in {r.info.run_id for r in search(experiment, JOBS)}, "kept until the next full search"
     now[0] += FULL_RELOAD_S + 1
     assert added not in {r.info.run_id for r in search(experiment, JOBS)}
+
+
+def test_a_page_is_rendered_once_while_its_selection_stays_the_same(tmp_path):
+    from green_mlflow.report.cache import PageCache
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    parent = make_sweep(client, "pages", [Job("torch", "eager", repetition=i) for i in range(2)])
+    pages, rendered = PageCache(), []
+
+    def page(dataset, options=(0.05,)):
+        return pages(dataset, options, lambda: rendered.append(1) or f"page {len(rendered)}")
+
+    assert page(load(client, parent)) == page(load(client, parent)) == "page 1", "unchanged: rendered once"
+    assert page(load(client, parent), (0.1,)) == "page 2", "another margin is another page"
+    experiment_id = client.get_experiment_by_name("pages").experiment_id
+    log_job(client, experiment_id, parent, Job("onnx", "ort_all", source="torch"))
+    assert page(load(client, parent)) == "page 3", "a new run is a new page"
+    running = client.create_run(experiment_id, tags={"mlflow.parentRunId": parent, "green.kind": "job"})
+    assert page(load(client, parent)) == "page 4" and page(load(client, parent)) == "page 5", (
+        "a run still RUNNING: never cached, its numbers are still arriving"
+    )
+    client.set_terminated(running.info.run_id, "FINISHED")
+    assert page(load(client, parent)) == page(load(client, parent)) == "page 6"
