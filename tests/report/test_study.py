@@ -178,3 +178,23 @@ def test_the_equivalence_tables_difference_test_is_welchs():
     a, b = [1.0, 1.1, 0.9, 1.05], [1.2, 1.3, 1.25, 1.1, 1.4]
     assert welch_p(a, b) == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue, abs=1e-12)
     assert welch_p([1.0], b) is None and welch_p([2.0, 2.0], [2.0, 2.0]) == 1.0
+
+
+def test_runs_of_two_machines_are_never_pooled(tmp_path):
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for cpu, scale in (("Intel Xeon 8480", 1.0), ("AMD EPYC 9654", 0.5)):
+        jobs = [
+            Job(r, m, source=s, repetition=i, energy_j=e * scale, latency_ms=10.0, estimated=False,
+                extra_tags={"host.cpu_model": cpu})
+            for r, m, s, base in (("torch", "eager", None, 1.0), ("onnx", "ort_all", "torch", 0.8))
+            for i, e in enumerate(base * k for k in NOISE[:4])
+        ]  # fmt: skip
+        make_sweep(client, "two hosts", jobs, name=f"sweep on {cpu}")
+    view = analyse(load(client, "two hosts"), traces=False)
+    assert sorted(g.title for g in view.groups) == [
+        "mobilenet_v2 · batch 1 · cpu · AMD EPYC 9654",
+        "mobilenet_v2 · batch 1 · cpu · Intel Xeon 8480",
+    ]
+    assert all(len(s.finished) == 4 for g in view.groups for s in g.series), "4 runs a series, not 8 pooled"
+    rows = study(view).conversions
+    assert sorted(r.hardware for r in rows if r.metric.startswith("energy")) == ["AMD EPYC 9654", "Intel Xeon 8480"]
