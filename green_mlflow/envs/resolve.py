@@ -1,4 +1,4 @@
-"""Does an environment spec resolve? Asked of pip without installing, or downloading, what it names (issue 17).
+"""Does an environment spec resolve? Asked of pip without installing, or downloading, what it names.
 
 ``resolve_spec(path)`` runs ``pip install --dry-run --ignore-installed -r path`` for the interpreter that would build
 the environment, plus the extra index a spec declares on a ``# index: URL`` comment line (TensorRT's libraries come

@@ -12,10 +12,10 @@ pytestmark = pytest.mark.slow
 SMALL = SMALL_IMAGE
 
 
-def test_conversion_is_validated_then_served_from_the_cache(tmp_path):
-    python = require_env("torch")
-    kwargs = dict(
-        python=python,
+def _torch_small(tmp_path) -> dict:
+    """``ensure_onnx`` arguments for the small MobileNetV2 from torch, cached in ``tmp_path``."""
+    return dict(
+        python=require_env("torch"),
         source="torch",
         model=SMALL,
         batch_size=1,
@@ -25,6 +25,10 @@ def test_conversion_is_validated_then_served_from_the_cache(tmp_path):
         timeout_s=300,
         progress=lambda _: None,
     )
+
+
+def test_conversion_is_validated_then_served_from_the_cache(tmp_path):
+    kwargs = _torch_small(tmp_path)
     first = ensure_onnx(workdir=tmp_path / "a", **kwargs)
     assert first.ok and not first.cached
     assert first.report.checker == "passed" and first.report.parity["passed"]
@@ -92,17 +96,7 @@ def test_every_source_framework_converts_with_parity(source, model, tmp_path):
 
 def test_a_damaged_cache_entry_is_converted_again_not_trusted(tmp_path):
     """A conversion.json of another contract version (or garbage) is not a cache hit: the model is exported again."""
-    kwargs = dict(
-        python=require_env("torch"),
-        source="torch",
-        model=SMALL,
-        batch_size=1,
-        seed=0,
-        opset=17,
-        cache_dir=tmp_path / "cache",
-        timeout_s=300,
-        progress=lambda _: None,
-    )
+    kwargs = _torch_small(tmp_path)
     first = ensure_onnx(workdir=tmp_path / "a", **kwargs)
     (first.onnx_path.parent / "conversion.json").write_text('{"status": "ok"}')
     said = []

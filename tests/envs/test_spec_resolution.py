@@ -1,4 +1,4 @@
-"""Every environment spec resolves on the public index (issue 17): pip's dry run, nothing installed or downloaded.
+"""Every environment spec resolves on the public index: pip's dry run, nothing installed or downloaded.
 
 Resolution ignores this machine's pip configuration (``isolated=True``): a local wheel directory or a cap on torch must
 not make a spec look installable, or not, where CI and users resolve against PyPI alone. Each resolution waits mostly
