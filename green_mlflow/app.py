@@ -19,9 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 from green_mlflow.config import register_schemas
 from green_mlflow.plan import PlanError, plan_job
 from green_mlflow.sweep.idle import idle_baseline
-from green_mlflow.sweep.job import ledger_values, run_job, say
+from green_mlflow.sweep.job import job_software, ledger_values, run_job, say
 from green_mlflow.sweep.ledger import read_parent, record
-from green_mlflow.sweep.lifecycle import close_sweep, measure_idle, open_parent, reap_dead_runs_of
+from green_mlflow.sweep.lifecycle import FolderTaken, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.sweep.outcome import current
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import TrackingError, open_store, redact_overrides, redact_text
@@ -50,15 +50,25 @@ def _label(hc) -> str:
 
 
 def _already_finished(store, cfg: DictConfig, job, folder: Path | None) -> bool:
-    """Resume (unless ``rerun=true``): a FINISHED run of this configuration hash and repetition exists."""
+    """Resume (unless ``rerun=true``): a FINISHED run of this configuration hash and repetition exists, measured by
+    the same software (``green.software``: the runtime environment's fingerprint, or the user's interpreter)."""
     if cfg.rerun:
         return False
-    done = runs.find_finished(store, job.config_hash(), job.repetition)
+    software = job_software(job)
+    done = runs.find_finished(store, job.config_hash(), job.repetition, software)
     if done is None:
+        earlier = runs.find_finished(store, job.config_hash(), job.repetition)
+        if earlier is not None:
+            print(
+                f"  measuring again: run {earlier.info.run_id} FINISHED this configuration with other software "
+                f"(green.software {earlier.data.tags.get('green.software', 'not recorded')} → {software}: the "
+                f"environment {job.env_name} or the interpreter changed)",
+                flush=True,
+            )
         return False
     print(
         f"  skipped: run {done.info.run_id} already FINISHED this configuration (hash {job.config_hash()}, "
-        f"repetition {job.repetition}); rerun=true measures it again",
+        f"repetition {job.repetition}, same software); rerun=true measures it again",
         flush=True,
     )
     if folder is not None:
@@ -106,7 +116,12 @@ def main(cfg: DictConfig) -> None:
         if _already_finished(store, cfg, job, None):
             current().closed = True
             return
-        parent_run_id = open_parent(store, folder, f"run {out_dir.name}", _label(hc))
+        try:
+            parent_run_id = open_parent(store, folder, f"run {out_dir.name}", _label(hc))
+        except FolderTaken as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            current().refuse()
+            return
         if job.measure.repetitions > 1:
             print(
                 f"  note: measure.repetitions={job.measure.repetitions} applies to sweeps (-m); this run measures once"

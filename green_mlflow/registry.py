@@ -67,7 +67,7 @@ RUNTIMES: dict[str, Runtime] = {
             modes=("eager", "compile", "cuda_graph"),
             mode_providers={"cuda_graph": ("cuda",)},
             converter="green_mlflow.convert.torch_to_onnx",
-            distributions=("torch",),
+            distributions=("torch", "torchvision", "transformers"),  # torchvision and transformers build the models
         ),
         Runtime(
             name="tf",

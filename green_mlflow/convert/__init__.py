@@ -23,6 +23,7 @@ from green_mlflow.registry import runtime
 
 # bump when the export procedure or the report's contract changes, to invalidate the cache
 CONVERTER_VERSION = "3"
+CHECKSUM = "model.onnx.sha256"  # written with every cache entry, verified on every read
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,23 @@ def distribution_versions(python: str, distributions: tuple[str, ...]) -> str:
     if out.returncode != 0 or not out.stdout.strip():
         raise RuntimeError(f"none of {', '.join(distributions)} is installed in {python}")
     return ";".join(out.stdout.split("\n")).strip(";")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(entry: Path) -> None:
+    """Raise OSError unless the cached model is the one that was written (a disk fault, a truncated copy)."""
+    sums = entry / CHECKSUM
+    if not sums.exists():
+        raise OSError(f"{sums.name} is missing")
+    if _sha256(entry / "model.onnx") != sums.read_text().strip():
+        raise OSError("model.onnx does not match its checksum (damaged on disk)")
 
 
 def cache_key(model: dict, source: str, source_version: str, opset: int, batch_size: int, seed: int) -> str:
@@ -82,10 +100,11 @@ def ensure_onnx(
     if (entry / "model.onnx").exists() and (entry / "conversion.json").exists():
         try:
             report = ConversionReport.read(entry / "conversion.json")
+            _verify(entry)
             progress(f"ONNX model from cache {entry}")
             return Conversion(True, key, entry / "model.onnx", report, True)
-        except (ContractError, json.JSONDecodeError) as err:
-            progress(f"ignoring the cache entry {entry}: {err}")
+        except (ContractError, json.JSONDecodeError, OSError) as err:
+            progress(f"warning: ignoring the cache entry {entry} and converting again: {err}")
     progress(f"converting {model['name']} from {source} to ONNX (opset {opset})")
     began = time.monotonic()
     spec = ConversionSpec(model=model, batch_size=batch_size, seed=seed, opset=opset, output_dir=str(workdir))
@@ -96,6 +115,7 @@ def ensure_onnx(
     staging = cache_dir / f".{key}.{time.time_ns()}"
     staging.mkdir(parents=True)
     shutil.copy2(workdir / "model.onnx", staging / "model.onnx")
+    (staging / CHECKSUM).write_text(_sha256(staging / "model.onnx"))
     result.write(staging / "conversion.json")
     try:
         if entry.exists():  # an unreadable entry (skipped above) gives way to this one

@@ -55,6 +55,14 @@ def env_python(name: str) -> Path:
     return envs_dir() / name / "bin" / "python"
 
 
+def software(env_name: str, override: str | None, runtime: str) -> str:
+    """What identifies the software a job of ``runtime`` runs with, for resume: the environment's spec and
+    base interpreter (its fingerprint), or the user's own interpreter's path."""
+    chosen = override or os.environ.get(f"GREEN_MLFLOW_PYTHON_{runtime.upper()}")
+    text = f"interpreter {chosen}" if chosen else f"environment {env_name} {_fingerprint(env_name, sys.executable)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def is_current(name: str, base_python: str = sys.executable) -> bool:
     marker = envs_dir() / name / MARKER
     return env_python(name).exists() and marker.exists() and marker.read_text() == _fingerprint(name, base_python)

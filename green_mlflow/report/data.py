@@ -227,7 +227,9 @@ def pruned_jobs(parent: Run, read_artifact: ArtifactReader, warnings: list[str])
         except json.JSONDecodeError:
             warnings.append(f"sweep {parent.info.run_id}: {JOBS_ARTIFACT} line {number} is not JSON; skipped")
             continue
-        if isinstance(row, dict) and row.get("status") == "PRUNED":
+        # a folder resumed into holds earlier sweeps' rows too: only this parent's (or unstamped, older) rows
+        mine = isinstance(row, dict) and row.get("parent_run_id") in (None, parent.info.run_id)
+        if mine and row.get("status") == "PRUNED":
             pruned.append(PrunedJob(str(row.get("job", "?")), str(row.get("reason", "")), parent.info.run_id))
     return pruned
 

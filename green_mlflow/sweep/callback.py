@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from green_mlflow.contract import MeasureSettings
 from green_mlflow.plan import PlanError, plan_job
-from green_mlflow.sweep.lifecycle import close_sweep, measure_idle, open_parent, reap_dead_runs_of
+from green_mlflow.sweep.lifecycle import FolderTaken, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.sweep.matrix import without_native_sources
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import TrackingError, open_store, redact, redact_overrides
@@ -81,7 +81,7 @@ class SweepRunCallback(Callback):
         # which would then fail without a parent run: a sweep that cannot open its store stops here.
         try:
             self._open(config, runnable)
-        except TrackingError as err:
+        except (TrackingError, FolderTaken) as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             raise SystemExit(2) from err
         except Exception as err:

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from green_mlflow.contract import IdleResult, Outcome, WorkerResult
 from green_mlflow.convert import ensure_onnx
-from green_mlflow.envs import interpreter_for
+from green_mlflow.envs import interpreter_for, software
 from green_mlflow.launch import run_module
 from green_mlflow.meters.base import MEASURED
 from green_mlflow.plan import Job
@@ -76,7 +76,12 @@ def run_job(
         parent_run_id,
         job.label,
         job_params(cfg, job),
-        {"green.config_hash": job.config_hash(), "green.env": job.env_name, "green.run_order": str(run_order)},
+        {
+            "green.config_hash": job.config_hash(),
+            "green.software": job_software(job),
+            "green.env": job.env_name,
+            "green.run_order": str(run_order),
+        },
     )
     row = {"job": job.label, "run_id": run_id, "config_hash": job.config_hash()}
     runs.log_text(store, run_id, "config.yaml", config_yaml(cfg))
@@ -100,6 +105,11 @@ def run_job(
     row["energy_method"] = "+".join(sorted(measured))
     progress(f"{status}{': ' + reason if reason else ''}")
     return row
+
+
+def job_software(job: Job) -> str:
+    """The tag ``green.software``: which software measures ``job`` (resume skips only the same software)."""
+    return software(job.env_name, job.python, job.runtime)
 
 
 def ledger_values(job: Job, metrics: dict[str, float]) -> dict:

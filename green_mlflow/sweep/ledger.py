@@ -15,17 +15,21 @@ PARENT = "parent_run.json"
 
 
 def record(folder: Path, row: dict) -> None:
+    """Append a job's row, stamped with the parent run it belongs to (a folder resumed into holds several)."""
     folder.mkdir(parents=True, exist_ok=True)
+    row = {**row, "parent_run_id": row.get("parent_run_id") or (read_parent(folder) or {}).get("run_id")}
     with open(folder / LEDGER, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         fh.write(json.dumps(row) + "\n")
 
 
-def read_ledger(folder: Path) -> list[dict]:
+def read_ledger(folder: Path, parent_run_id: str | None = None) -> list[dict]:
+    """The rows of the folder's ledger; with ``parent_run_id``, only that sweep's (not an earlier one's)."""
     path = folder / LEDGER
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if parent_run_id is None or r.get("parent_run_id") == parent_run_id]
 
 
 def energy_cell(row: dict) -> str:

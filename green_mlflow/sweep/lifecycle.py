@@ -28,8 +28,27 @@ def reap_dead_runs_of(store: Store) -> None:
         print(f"marked {len(reaped)} run(s) KILLED that a dead process had left RUNNING: {', '.join(reaped)}")
 
 
+class FolderTaken(RuntimeError):
+    """The sweep folder belongs to a sweep whose process is still running."""
+
+
+def check_folder_free(folder: Path) -> None:
+    """Refuse a folder a live sweep owns (two sweeps would share its ledger and parent run); a folder whose
+    sweep has ended or died can be resumed into: the new sweep gets a parent run and ledger rows of its own."""
+    parent = read_parent(folder)
+    if not parent or not parent.get("owner") or parent["owner"].get("green.pid") == str(os.getpid()):
+        return
+    if runs.owner_alive(parent["owner"]):
+        owner = parent["owner"]
+        raise FolderTaken(
+            f"{folder} belongs to a sweep still running (parent run {parent['run_id']}, pid {owner.get('green.pid')} "
+            f"on {owner.get('green.host')}): give this sweep a folder of its own (hydra.sweep.dir=…)"
+        )
+
+
 def open_parent(store: Store, folder: Path, name: str, overrides: str) -> str:
     """Start the parent run (or adopt the one ``mlflow run`` started) and record it in ``folder``."""
+    check_folder_free(folder)
     tags = {"green.sweep_dir": str(folder), "green.overrides": overrides}
     adopted = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run`: that run is the parent
     if adopted:
@@ -44,6 +63,7 @@ def open_parent(store: Store, folder: Path, name: str, overrides: str) -> str:
             "tracking_uri": store.uri,
             "experiment_name": store.experiment_name,
             "adopted": bool(adopted),
+            "owner": runs.owner_tags(),
         },
     )
     outcome = current()
@@ -73,7 +93,7 @@ def write_comparison(parent: dict, folder: Path) -> None:
 def close_sweep(folder: Path, report: bool = True) -> int:
     """Print the summary, write the comparison report, close the parent run; return how many jobs did not finish."""
     parent = read_parent(folder)
-    rows = read_ledger(folder)
+    rows = read_ledger(folder, parent["run_id"] if parent else None)
     failed = sum(1 for r in rows if r["status"] not in OK_STATUSES)
     print("\n" + table(rows) if rows else "\nno jobs ran", flush=True)
     if parent:

@@ -124,17 +124,26 @@ def finish(store: Store, run_id: str, status: str) -> None:
     store.client.set_terminated(run_id, status)
 
 
-def find_finished(store: Store, config_hash: str, repetition: int):
-    """A FINISHED job run of this configuration hash and repetition in the experiment, or None."""
+def find_finished(store: Store, config_hash: str, repetition: int, software: str | None = None):
+    """A FINISHED job run of this configuration hash and repetition in the experiment (with ``software``: measured
+    by that software, tag ``green.software``), or None."""
+    same = f" and tags.`green.software` = '{software}'" if software else ""
     found = store.client.search_runs(
         [store.experiment_id],
         filter_string=(
             f"tags.`green.config_hash` = '{config_hash}' and params.repetition = '{repetition}' "
-            "and attributes.status = 'FINISHED'"
+            f"and attributes.status = 'FINISHED'{same}"
         ),
         max_results=1,
     )
     return found[0] if found else None
+
+
+def owner_alive(tags: dict[str, str]) -> bool:
+    """Is the process named by ``owner_tags`` (on this host) still running?"""
+    if tags.get("green.host", socket.gethostname()) != socket.gethostname():
+        return True  # another host's process: it cannot be checked from here, so it is not taken over
+    return _owner_alive(tags)
 
 
 def _owner_alive(tags: dict[str, str]) -> bool:

@@ -8,11 +8,13 @@ store of its own). The experiment: ``tracking.experiment_name`` > ``$MLFLOW_EXPE
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import socket
 import tempfile
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -156,21 +158,9 @@ def open_store(uri: str | None, experiment_name: str | None, cwd: Path | None = 
         if urlsplit(uri).password:  # else MLflow prints each ended run's URL to stdout, password included
             os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     try:
-        client = MlflowClient(tracking_uri=uri)
-        if not name and os.environ.get("MLFLOW_EXPERIMENT_ID"):
-            name = client.get_experiment(os.environ["MLFLOW_EXPERIMENT_ID"]).name
-        name = name or DEFAULT_EXPERIMENT
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            try:
-                experiment_id = client.create_experiment(name, artifact_location=artifact_location)
-            except MlflowException:  # another process created it first
-                experiment = client.get_experiment_by_name(name)
-                if experiment is None:
-                    raise
-                experiment_id = experiment.experiment_id
-        else:
-            experiment_id = experiment.experiment_id
+        with _first_use_lock(uri):
+            client = MlflowClient(tracking_uri=uri)
+            name, experiment_id = _experiment(client, name, artifact_location)
     except MlflowException as err:
         raise TrackingError(_scrub(f"the tracking store {redact(uri)} cannot be used: {err.message}", uri)) from err
     except ImportError as err:
@@ -183,3 +173,33 @@ def open_store(uri: str | None, experiment_name: str | None, cwd: Path | None = 
             _scrub(f"the tracking store {redact(uri)} cannot be reached: {type(err).__name__}: {err}", uri)
         ) from err
     return Store(uri=uri, experiment_name=name, experiment_id=experiment_id, client=client)
+
+
+@contextmanager
+def _first_use_lock(uri: str):
+    """Processes opening one SQLite file at once take turns: MLflow creates and upgrades its tables on first
+    use, and two doing so together fail ("Online migration expected to match one row … alembic_version")."""
+    if not uri.startswith(SQLITE):
+        yield
+        return
+    db = Path(uri[len(SQLITE) :].split("?", 1)[0])
+    with open(db.with_name(db.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _experiment(client: MlflowClient, name: str | None, artifact_location: str | None) -> tuple[str, str]:
+    """The experiment's name and id, created if missing (another process may create it first)."""
+    if not name and os.environ.get("MLFLOW_EXPERIMENT_ID"):
+        name = client.get_experiment(os.environ["MLFLOW_EXPERIMENT_ID"]).name
+    name = name or DEFAULT_EXPERIMENT
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return name, experiment.experiment_id
+    try:
+        return name, client.create_experiment(name, artifact_location=artifact_location)
+    except MlflowException:  # another process created it first
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return name, experiment.experiment_id

@@ -105,3 +105,17 @@ def test_a_damaged_cache_entry_is_converted_again_not_trusted(tmp_path):
     assert any("ignoring the cache entry" in line and "schema version None" in line for line in said), said
     assert (tmp_path / "b" / "model.onnx").exists(), "converted again"
     assert again.onnx_path.exists() and again.report.checker == "passed"
+
+
+def test_a_truncated_cached_model_fails_its_checksum_and_is_rebuilt_with_a_warning(tmp_path):
+    kwargs = _torch_small(tmp_path)
+    first = ensure_onnx(workdir=tmp_path / "a", **kwargs)
+    size = first.onnx_path.stat().st_size
+    with open(first.onnx_path, "r+b") as fh:
+        fh.truncate(size // 2)  # as a full disk or a killed copy would leave it
+    said = []
+    again = ensure_onnx(workdir=tmp_path / "b", **{**kwargs, "progress": said.append})
+    assert again.ok and not again.cached and again.onnx_path.stat().st_size == size
+    assert any(line.startswith("warning: ignoring the cache entry") and "checksum" in line for line in said), said
+    third = ensure_onnx(workdir=tmp_path / "c", **kwargs)
+    assert third.cached, "the rebuilt entry is trusted again"
