@@ -53,9 +53,22 @@ def _die_with_parent() -> None:
         pass
 
 
+# Workers, the idle worker and converters never talk to MLflow: they do not inherit its credentials (a
+# password would otherwise sit in every child's /proc/<pid>/environ) or its URI (which may hold one).
+MLFLOW_SECRETS = (
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+    "MLFLOW_TRACKING_SERVER_CERT_PATH",
+)
+
+
 def worker_env() -> dict[str, str]:
-    """Environment for a child: the package importable without installing it in the runtime's environment."""
-    env = {**MALLOC_ENV, **os.environ}
+    """Environment for a child: the package importable without installing it in the runtime's environment,
+    and no MLflow credentials."""
+    env = {k: v for k, v in {**MALLOC_ENV, **os.environ}.items() if k not in MLFLOW_SECRETS}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     return env

@@ -152,3 +152,18 @@ def test_an_exception_in_the_real_worker_returns_its_traceback(tmp_path):
     assert result.status == "failed"
     assert result.error == "ValueError: runtime=jax is not available; allowed: torch, tf, mxnet, onnx"
     assert "Traceback" in result.traceback and "load_session" in result.traceback
+
+
+def test_children_get_no_mlflow_credentials(tmp_path, monkeypatch):
+    """A worker never talks to MLflow: its environment holds neither the password nor the URI (which may)."""
+    import subprocess
+
+    from green_mlflow.launch import MLFLOW_SECRETS, worker_env
+
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "s3cret-pw")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:s3cret-pw@mlflow.example.org")
+    env = worker_env()
+    assert not set(MLFLOW_SECRETS) & set(env) and "s3cret-pw" not in repr(env)
+    code = "import os; print(sorted(k for k in os.environ if k.startswith('MLFLOW_TRACKING')))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
