@@ -55,10 +55,15 @@ def env_python(name: str) -> Path:
     return envs_dir() / name / "bin" / "python"
 
 
+def chosen_interpreter(runtime: str, override: str | None = None) -> str | None:
+    """The user's own interpreter for ``runtime``: ``runtime.python``, else ``$GREEN_MLFLOW_PYTHON_<RUNTIME>``."""
+    return override or os.environ.get(f"GREEN_MLFLOW_PYTHON_{runtime.upper()}")
+
+
 def software(env_name: str, override: str | None, runtime: str) -> str:
     """What identifies the software a job of ``runtime`` runs with, for resume: the environment's spec and
     base interpreter (its fingerprint), or the user's own interpreter's path."""
-    chosen = override or os.environ.get(f"GREEN_MLFLOW_PYTHON_{runtime.upper()}")
+    chosen = chosen_interpreter(runtime, override)
     text = f"interpreter {chosen}" if chosen else f"environment {env_name} {_fingerprint(env_name, sys.executable)}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -108,7 +113,7 @@ def setup(
 
 def interpreter_for(env_name: str, runtime: str, override: str | None, progress: Callable[[str], None] = print) -> str:
     """The interpreter a worker for ``runtime`` runs with: the user's, else the managed environment (made on first use)."""
-    chosen = override or os.environ.get(f"GREEN_MLFLOW_PYTHON_{runtime.upper()}")
+    chosen = chosen_interpreter(runtime, override)
     if chosen:
         if not Path(chosen).exists():
             raise EnvironmentError_(f"the interpreter given for runtime={runtime} does not exist: {chosen}")

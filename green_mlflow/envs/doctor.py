@@ -10,7 +10,6 @@ every combination asked for (``--runtime``, ``--provider``) can run, 1 otherwise
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from green_mlflow.envs import env_python, is_current
+from green_mlflow.envs import chosen_interpreter, env_python, is_current
 from green_mlflow.launch import worker_env
 from green_mlflow.meters.nvml import gpu_facts, probe_nvml, visible_gpus
 from green_mlflow.meters.rapl import POWERCAP_ROOT, probe_rapl
@@ -90,7 +89,7 @@ def run_probe(python: str, runtime_name: str) -> dict:
 
 def _interpreter(runtime_name: str, env: str) -> tuple[str | None, str]:
     """The interpreter a worker would use, and how it was chosen; None where none exists yet."""
-    chosen = os.environ.get(f"GREEN_MLFLOW_PYTHON_{runtime_name.upper()}")
+    chosen = chosen_interpreter(runtime_name)
     if chosen:
         return (chosen if Path(chosen).exists() else None), f"GREEN_MLFLOW_PYTHON_{runtime_name.upper()}={chosen}"
     return (str(env_python(env)) if is_current(env) else None), f"environment {env}"

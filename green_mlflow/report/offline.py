@@ -59,9 +59,10 @@ def write(
     """
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(view, offline=True, margin_rel=margin_rel), encoding="utf-8")
+    answers = study(view, margin_rel)  # once: the page and findings.json show the same tables
+    out.write_text(render(view, offline=True, margin_rel=margin_rel, answers=answers), encoding="utf-8")
     findings = out.with_name(FINDINGS_NAME if out.name == HTML_NAME else f"{out.stem}_{FINDINGS_NAME}")
-    findings.write_text(findings_json(view, study(view, margin_rel)), encoding="utf-8")
+    findings.write_text(findings_json(view, answers), encoding="utf-8")
     figures: list[Path] = []
     figure_dir = out.parent / f"{out.stem}_figures"
     try:

@@ -19,7 +19,7 @@ from green_mlflow.report.analysis import EFFECT_NAMES, LATENCY, Group, Quantity,
 from green_mlflow.report.data import JobRun
 from green_mlflow.report.findings import findings_document
 from green_mlflow.report.stats import Summary
-from green_mlflow.report.study import DEFAULT_MARGIN, study
+from green_mlflow.report.study import DEFAULT_MARGIN, Study, study
 
 RunLink = Callable[[JobRun], "str | None"]
 METHOD_LEGEND = {
@@ -293,11 +293,17 @@ def _data(view: View) -> dict:
     }
 
 
-def render(view: View, link: RunLink | None = None, offline: bool = True, margin_rel: float = DEFAULT_MARGIN) -> str:
+def render(
+    view: View,
+    link: RunLink | None = None,
+    offline: bool = True,
+    margin_rel: float = DEFAULT_MARGIN,
+    answers: Study | None = None,
+) -> str:
     """The whole view as one HTML document; ``link`` gives each run's MLflow UI address (server page only);
     ``margin_rel`` is the equivalence margin (±5 % by default)."""
     dataset = view.dataset
-    answers = study(view, margin_rel)
+    answers = answers or study(view, margin_rel)
     document = findings_document(view, answers)
     finished = sum(1 for r in dataset.runs if r.finished)
     sweeps = ", ".join(_e(s.run_name or s.run_id) for s in dataset.sweeps) or "none"

@@ -168,19 +168,19 @@ def correlations(study: Study) -> str:
     )
 
 
+def _domain_column(group: Group, domain: str) -> tuple[str, str] | None:
+    """The domain's per-sample energy metric some series logged: net before gross, measured before estimated."""
+    for kind in ("net", "gross"):
+        for est in ("", "_estimated"):
+            metric = f"{domain}_energy_per_sample_{kind}{est}_j"
+            if any(s.values(metric) for s in group.series):
+                return metric, f"{domain.upper()} {kind}{' ≈' if est else ''} J/sample"
+    return None
+
+
 def domain_table(group: Group) -> str:
     """Where the energy went (GPU, CPU, DRAM; net where idle was subtracted, ≈ estimated) and utilisation."""
-    columns = []
-    for domain in DOMAINS:
-        for kind in ("net", "gross"):
-            for est in ("", "_estimated"):
-                metric = f"{domain}_energy_per_sample_{kind}{est}_j"
-                if any(s.values(metric) for s in group.series):
-                    columns.append((metric, f"{domain.upper()} {kind}{' ≈' if est else ''} J/sample"))
-                    break
-            else:
-                continue
-            break
+    columns = [found for domain in DOMAINS if (found := _domain_column(group, domain))]
     columns += [(m, label) for m, label in UTILISATION if any(s.values(m) for s in group.series)]
     if not columns:
         return ""
