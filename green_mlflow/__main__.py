@@ -40,6 +40,17 @@ def unreportable_override(args: list[str]) -> str | None:
 
 
 def run() -> int:
+    from green_mlflow import redaction
+
+    redaction.redact_process_output()
+    try:  # before Hydra records the overrides in multirun.yaml and .hydra/ (docs/server.md)
+        sys.argv[1:], notes = redaction.lift_credentials(sys.argv[1:])
+    except redaction.CredentialsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(note, file=sys.stderr)
+
     from green_mlflow.app import main
     from green_mlflow.sweep import outcome as sweep_outcome
     from green_mlflow.sweep.lifecycle import close_abandoned

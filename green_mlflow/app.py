@@ -7,7 +7,6 @@ a parent run of its own, so both cases look the same in MLflow.
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -18,30 +17,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from green_mlflow.config import register_schemas
 from green_mlflow.plan import PlanError, plan_job
+from green_mlflow.redaction import redact_log_records, redact_overrides
 from green_mlflow.sweep.idle import idle_baseline
 from green_mlflow.sweep.job import job_software, ledger_values, run_job, say
 from green_mlflow.sweep.ledger import read_parent, record
 from green_mlflow.sweep.lifecycle import FolderTaken, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.sweep.outcome import current
 from green_mlflow.tracking import runs
-from green_mlflow.tracking.store import TrackingError, open_store, redact_overrides, redact_text
+from green_mlflow.tracking.store import TrackingError, open_store
 
 register_schemas()
 
 
-def _redacting_records(factory):
-    """Hydra's launchers log every job's overrides verbatim: a tracking.uri with a password would be printed."""
-
-    def make(*args, **kwargs):
-        record = factory(*args, **kwargs)
-        if record.name.startswith(("hydra", "submitit")):
-            record.msg, record.args = redact_text(record.getMessage()), ()
-        return record
-
-    return make
-
-
-logging.setLogRecordFactory(_redacting_records(logging.getLogRecordFactory()))
+redact_log_records()
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 

@@ -1,6 +1,13 @@
-"""The ``mlflow.app`` plugin ``green-mlflow``: the MLflow server plus our comparison page.
+"""The ``mlflow.app`` plugins: the MLflow server plus our comparison page.
 
-    mlflow server --app-name green-mlflow --backend-store-uri sqlite:////abs/path/mlflow.db
+    mlflow server --app-name green-mlflow-auth --backend-store-uri …   # a team: MLflow's logins, per experiment
+    mlflow server --app-name green-mlflow --backend-store-uri sqlite:////abs/path/mlflow.db   # one user, loopback
+
+``green-mlflow-auth`` is MLflow's basic-auth app (``mlflow.server.auth.create_app``) with the page added: the
+page answers anonymous requests with 401 like the rest of MLflow, lists only the experiments the logged-in
+user may READ (admins: all) as MLflow's own permission store says, and answers 403, rendering nothing, for
+an experiment or a sweep inside one that the user may not read. ``green-mlflow`` has no authentication at
+all, and the page says so on every view.
 
 serves the normal MLflow UI and ``/green/compare?experiment=<name or id>`` or ``?parent=<run id>``
 (``/green/compare`` alone lists experiments and sweeps). This is the mechanism of MLflow's basic-auth
@@ -16,12 +23,14 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, request
 from mlflow.entities import Run
 from mlflow.environment_variables import _MLFLOW_SGI_NAME
+from mlflow.exceptions import MlflowException
 from mlflow.server import BACKEND_STORE_URI_ENV_VAR
 from mlflow.server import app as mlflow_app
 from mlflow.server.handlers import _add_static_prefix
@@ -36,6 +45,11 @@ from green_mlflow.report.study import DEFAULT_MARGIN
 log = logging.getLogger(__name__)
 
 PAGE = "/green/compare"
+UNAUTHENTICATED = (
+    "This server has no authentication (mlflow server --app-name green-mlflow): anyone who can reach it can "
+    "read, change and delete every experiment. For a team, serve it with --app-name green-mlflow-auth."
+)
+_authenticated = {"on": False}  # set by create_auth_app, once per server worker
 _sources: dict[str, tuple[MlflowClient, IncrementalSearch]] = {}
 _pages = PageCache()
 
@@ -94,11 +108,63 @@ def _message(title: str, text: str, status: int) -> Response:
     )
 
 
+def _banner() -> str:
+    return "" if _authenticated["on"] else f'<p class="warn" id="unauthenticated">{escape(UNAUTHENTICATED)}</p>'
+
+
+def _experiment_permission(experiment_id: str, username: str):
+    """The user's permission on an experiment as MLflow's basic-auth decides it (grants, roles, default)."""
+    from mlflow.server import auth
+
+    if hasattr(auth, "_get_experiment_permission"):  # MLflow 3.17: user grants, then roles, then the default
+        return auth._get_experiment_permission(experiment_id, username)
+    from mlflow.server.auth.permissions import get_permission
+
+    try:  # older MLflow: the user's grant, else the configured default
+        return get_permission(auth.store.get_experiment_permission(experiment_id, username).permission)
+    except MlflowException:
+        return get_permission(auth.auth_config.default_permission)
+
+
+def readable() -> Callable[[str], bool]:
+    """Which experiment ids the user of this request may read (all, without authentication or for an admin)."""
+    if not _authenticated["on"]:
+        return lambda experiment_id: True
+    from mlflow.server import auth
+
+    username = auth.authenticate_request().username  # authenticated by MLflow's before-request hook already
+    if auth.store.get_user(username).is_admin:
+        return lambda experiment_id: True
+    return lambda experiment_id: _experiment_permission(experiment_id, username).can_read
+
+
+def _target_experiment(client: MlflowClient, target: str) -> str | None:
+    """The id of the experiment ``target`` names (by name or id) or holds (a run id), None if none."""
+    target = target.strip()
+    found = client.get_experiment_by_name(target)
+    if found is not None:
+        return found.experiment_id
+    if target.isdigit():
+        try:
+            return client.get_experiment(target).experiment_id
+        except MlflowException:
+            pass
+    if RUN_ID.match(target):
+        try:
+            return client.get_run(target).info.experiment_id
+        except MlflowException:
+            pass
+    return None
+
+
 def index() -> Response:
-    """Experiments and their sweeps, each a link to its comparison."""
+    """Experiments the user may read and their sweeps, each a link to its comparison."""
     client = server_client()
+    may_read = readable()
     items = []
     for experiment in client.search_experiments(max_results=200):
+        if not may_read(experiment.experiment_id):
+            continue
         sweeps = client.search_runs(
             [experiment.experiment_id], "tags.`green.kind` = 'sweep'", max_results=50, order_by=["start_time DESC"]
         )
@@ -113,10 +179,11 @@ def index() -> Response:
             f'<li><a href="compare?experiment={escape(experiment.experiment_id)}">{escape(experiment.name)}</a>'
             f" — all sweeps<ul>{links}</ul></li>"
         )
-    listing = "".join(items) or "<li>No sweeps (runs tagged green.kind=sweep) in this store yet.</li>"
+    listing = "".join(items) or "<li>No sweeps (runs tagged green.kind=sweep) here that you may read.</li>"
     return _html(
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>green_mlflow comparisons</title>'
-        f"<style>{CSS}</style></head><body><h1>Which runtime? Comparisons</h1><ul>{listing}</ul></body></html>"
+        f"<style>{CSS}</style></head><body><h1>Which runtime? Comparisons</h1>{_banner()}<ul>{listing}</ul>"
+        "</body></html>"
     )
 
 
@@ -129,7 +196,14 @@ def compare_page() -> Response:
         if parent is not None and not RUN_ID.match(parent):
             raise ReportError(f"parent={parent!r} is not a run id: give the 32-character id of a sweep's parent run")
         client, search = server_source()
-        dataset = load(client, parent if parent is not None else experiment, read_artifact, search)
+        target = parent if parent is not None else experiment
+        experiment_id = _target_experiment(client, target)
+        if _authenticated["on"]:
+            if experiment_id is None:
+                raise ReportError(f"{target!r} is neither an experiment nor a run in this store")
+            if not readable()(experiment_id):
+                return _message("Permission denied", "You may not read this experiment (ask its owner for READ).", 403)
+        dataset = load(client, target, read_artifact, search)
     except ReportError as err:
         return _message("Nothing to compare", str(err), 404)
     margin = request.args.get("margin", str(DEFAULT_MARGIN))
@@ -140,7 +214,10 @@ def compare_page() -> Response:
     except ValueError:
         return _message("Wrong margin", f"margin={margin!r}: give a fraction of the mean in (0, 1), e.g. 0.05", 400)
 
-    return _html(page(dataset, margin_rel))
+    html = page(dataset, margin_rel)
+    if not _authenticated["on"]:
+        html = html.replace("<body>", f"<body>{_banner()}", 1)
+    return _html(html)
 
 
 def page(dataset, margin_rel: float = DEFAULT_MARGIN) -> str:
@@ -161,10 +238,26 @@ def blueprint() -> Blueprint:
 
 
 def create_app(app: Flask = mlflow_app):
-    """The ``mlflow.app`` factory: MLflow's app with the comparison page (FastAPI-wrapped under uvicorn)."""
+    """``green-mlflow``: MLflow's app with the comparison page (FastAPI-wrapped under uvicorn), no logins."""
+    log.warning(UNAUTHENTICATED)
     app.register_blueprint(blueprint())
     if _MLFLOW_SGI_NAME.get() == "uvicorn":
         from mlflow.server.fastapi_app import create_fastapi_app
 
         return create_fastapi_app(app)
     return app
+
+
+def create_auth_app(app: Flask = mlflow_app):
+    """``green-mlflow-auth``: MLflow's basic-auth app with the comparison page.
+
+    MLflow's before-request hook authenticates every request to the page (401 without credentials); the
+    validator registered here lets any authenticated user reach it, because the page itself decides per
+    experiment (``readable``). MLflow fails closed on a route it has no validator for.
+    """
+    from mlflow.server import auth
+
+    _authenticated["on"] = True
+    app.register_blueprint(blueprint())
+    auth.BEFORE_REQUEST_VALIDATORS[(_add_static_prefix(PAGE), "GET")] = lambda: True
+    return auth.create_app(app)

@@ -18,10 +18,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from green_mlflow.contract import MeasureSettings
 from green_mlflow.plan import PlanError, plan_job
+from green_mlflow.redaction import redact_overrides, redact_text, redact_uri
 from green_mlflow.sweep.lifecycle import FolderTaken, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.sweep.matrix import without_native_sources
 from green_mlflow.tracking import runs
-from green_mlflow.tracking.store import TrackingError, open_store, redact, redact_overrides
+from green_mlflow.tracking.store import TrackingError, open_store
 
 
 def _make_folder(key: str, folder: Path) -> None:
@@ -58,7 +59,11 @@ def _runnable_jobs(config: DictConfig) -> int:
             job_config = loader.load_sweep_config(config, list(combination))
         except (HydraException, OmegaConfBaseException) as err:
             cause = f"\n{err.__cause__}" if isinstance(err.__cause__, OmegaConfBaseException) else ""
-            print(f"error: {' '.join(combination)}: {err}{cause}", file=sys.stderr, flush=True)
+            print(
+                f"error: {redact_overrides(list(combination))}: {redact_text(str(err))}{cause}",
+                file=sys.stderr,
+                flush=True,
+            )
             raise SystemExit(2) from err
         with open_dict(job_config):
             del job_config["hydra"]
@@ -97,7 +102,9 @@ class SweepRunCallback(Callback):
         run_id = open_parent(
             store, folder, f"sweep {folder.name}", redact_overrides(OmegaConf.to_container(config.hydra.overrides.task))
         )
-        print(f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({redact(store.uri)})", flush=True)
+        print(
+            f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({redact_uri(store.uri)})", flush=True
+        )
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if "Slurm" in launcher:  # jobs run on other nodes: the submitting host's idle belongs to none of them
             runs.log_values(store, run_id, {}, {"idle.status": "per node: each node's first job measures its idle"})

@@ -10,6 +10,8 @@ import fcntl
 import json
 from pathlib import Path
 
+from green_mlflow.redaction import redact_text
+
 LEDGER = "jobs.jsonl"
 PARENT = "parent_run.json"
 
@@ -20,7 +22,7 @@ def record(folder: Path, row: dict) -> None:
     row = {**row, "parent_run_id": row.get("parent_run_id") or (read_parent(folder) or {}).get("run_id")}
     with open(folder / LEDGER, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
-        fh.write(json.dumps(row) + "\n")
+        fh.write(redact_text(json.dumps(row)) + "\n")
 
 
 def read_ledger(folder: Path, parent_run_id: str | None = None) -> list[dict]:

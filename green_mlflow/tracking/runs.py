@@ -20,6 +20,7 @@ from mlflow.utils.time import get_current_time_millis
 from green_mlflow import __version__
 from green_mlflow.contract import WorkerResult
 from green_mlflow.meters.base import MEASURED
+from green_mlflow.redaction import redact_text
 from green_mlflow.tracking.store import Store
 
 BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch
@@ -43,11 +44,16 @@ def owner_tags() -> dict[str, str]:
     }
 
 
+def _clean(values: dict[str, str]) -> dict[str, str]:
+    """Tags and params as they leave the process: without credentials (``green_mlflow.redaction``)."""
+    return {k: redact_text(str(v)) for k, v in values.items()}
+
+
 def start_parent(store: Store, name: str, tags: dict[str, str]) -> str:
     run = store.client.create_run(
         store.experiment_id,
-        run_name=name,
-        tags={"green.kind": "sweep", "version.green_mlflow": __version__, **owner_tags(), **tags},
+        run_name=redact_text(name),
+        tags=_clean({"green.kind": "sweep", "version.green_mlflow": __version__, **owner_tags(), **tags}),
     )
     return run.info.run_id
 
@@ -55,23 +61,25 @@ def start_parent(store: Store, name: str, tags: dict[str, str]) -> str:
 def start_child(store: Store, parent_run_id: str, name: str, params: dict[str, str], tags: dict[str, str]) -> str:
     run = store.client.create_run(
         store.experiment_id,
-        run_name=name,
-        tags={
-            "mlflow.parentRunId": parent_run_id,
-            "green.kind": "job",
-            "version.green_mlflow": __version__,
-            **owner_tags(),
-            **tags,
-        },
+        run_name=redact_text(name),
+        tags=_clean(
+            {
+                "mlflow.parentRunId": parent_run_id,
+                "green.kind": "job",
+                "version.green_mlflow": __version__,
+                **owner_tags(),
+                **tags,
+            }
+        ),
     )
-    store.client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
+    store.client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in _clean(params).items()])
     return run.info.run_id
 
 
 def log_values(store: Store, run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
     now = get_current_time_millis()
     metric_list = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None]
-    tag_list = [RunTag(k, str(v)[:8000]) for k, v in tags.items()]
+    tag_list = [RunTag(k, v[:8000]) for k, v in _clean(tags).items()]
     for i in range(0, max(len(metric_list), 1), BATCH):
         store.client.log_batch(run_id, metrics=metric_list[i : i + BATCH], tags=tag_list if i == 0 else [])
 
@@ -104,18 +112,20 @@ def log_steps(store: Store, run_id: str, result: WorkerResult, trace: dict[str, 
 def log_json(store: Store, run_id: str, name: str, payload: object, artifact_path: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
-        path.write_text(json.dumps(payload, indent=2, default=str))
+        path.write_text(redact_text(json.dumps(payload, indent=2, default=str)))
         store.client.log_artifact(run_id, str(path), artifact_path)
 
 
 def log_text(store: Store, run_id: str, name: str, text: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
-        path.write_text(text)
+        path.write_text(redact_text(text))
         store.client.log_artifact(run_id, str(path))
 
 
 def log_file(store: Store, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+    """A file as it is (a model, a numeric trace, the ledger: nothing in them passed through a user's text
+    unredacted); text goes through ``log_text`` / ``log_json``."""
     if path.exists():
         store.client.log_artifact(run_id, str(path), artifact_path)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import socket
 import tempfile
 import urllib.request
@@ -21,6 +20,8 @@ from urllib.parse import urlsplit
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from green_mlflow.redaction import redact_text, redact_uri, remember
 
 DEFAULT_EXPERIMENT = "green_mlflow"
 SQLITE = "sqlite:///"
@@ -47,31 +48,6 @@ def absolute_uri(uri: str, cwd: Path) -> str:
     return uri
 
 
-def redact(uri: str) -> str:
-    """The URI with any password removed, for messages."""
-    if "@" in uri and "://" in uri:
-        scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return uri
-
-
-CREDENTIALS_IN_URI = re.compile(r"(\\?://)[^\s/@]+@")  # also Hydra's escaped form: http\://user\:pw@host
-
-
-def redact_text(text: str) -> str:
-    """Any ``scheme://user:password@`` inside free text (a log line) with the credentials removed."""
-    return CREDENTIALS_IN_URI.sub(r"\1***@", text)
-
-
-def redact_overrides(overrides: list[str]) -> str:
-    """Command-line overrides as one string, with credentials inside any URI removed (for tags and logs)."""
-    parts = []
-    for override in overrides:
-        key, sep, value = override.partition("=")
-        parts.append(f"{key}{sep}{redact(value)}" if sep else redact(override))
-    return " ".join(parts)
-
-
 @dataclass(frozen=True)
 class Store:
     uri: str
@@ -82,14 +58,13 @@ class Store:
     def ui_hint(self) -> str:
         if self.uri.startswith(SQLITE) or self.uri.startswith("file:"):
             return f"mlflow ui --backend-store-uri {self.uri}"
-        return f"open {redact(self.uri)} in a browser"
+        return f"open {redact_uri(self.uri)} in a browser"
 
 
 def _scrub(text: str, uri: str) -> str:
     """``text`` (an error from MLflow or a driver) without the credentials ``uri`` may carry."""
-    text = text.replace(uri, redact(uri))
-    password = urlsplit(uri).password
-    return text.replace(password, "***") if password else text
+    remember(urlsplit(uri).password)
+    return redact_text(text)
 
 
 def _check_sqlite(uri: str) -> None:
@@ -123,10 +98,10 @@ def _check_server(uri: str) -> None:
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as err:
-        raise TrackingError(f"the tracking URI {redact(uri)} is malformed ({err}); {WHAT_TO_DO}") from err
+        raise TrackingError(f"the tracking URI {redact_uri(uri)} is malformed ({err}); {WHAT_TO_DO}") from err
     host = parts.hostname
     if not host:
-        raise TrackingError(f"the tracking URI {redact(uri)} names no host; {WHAT_TO_DO}")
+        raise TrackingError(f"the tracking URI {redact_uri(uri)} names no host; {WHAT_TO_DO}")
     if urllib.request.getproxies().get(parts.scheme) and not urllib.request.proxy_bypass(host):
         return  # reached through a proxy: only the request itself can tell
     try:
@@ -134,7 +109,7 @@ def _check_server(uri: str) -> None:
     except OSError as err:
         reason = f"no answer within {CONNECT_TIMEOUT_S:g} s" if isinstance(err, TimeoutError) else err.strerror or err
         raise TrackingError(
-            f"the tracking server {redact(uri)} cannot be reached ({host}:{port}: {reason}): "
+            f"the tracking server {redact_uri(uri)} cannot be reached ({host}:{port}: {reason}): "
             f"is `mlflow server` running there? Start it, or {WHAT_TO_DO}"
         ) from err
 
@@ -148,6 +123,7 @@ def open_store(uri: str | None, experiment_name: str | None, cwd: Path | None = 
     """
     cwd = cwd or Path.cwd()
     uri = absolute_uri(uri or os.environ.get("MLFLOW_TRACKING_URI") or f"{SQLITE}mlflow.db", cwd)
+    remember(urlsplit(uri).password)  # masked in every text from now on (docs/server.md)
     name = experiment_name or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     artifact_location = None
     if uri.startswith(SQLITE):
@@ -162,15 +138,15 @@ def open_store(uri: str | None, experiment_name: str | None, cwd: Path | None = 
             client = MlflowClient(tracking_uri=uri)
             name, experiment_id = _experiment(client, name, artifact_location)
     except MlflowException as err:
-        raise TrackingError(_scrub(f"the tracking store {redact(uri)} cannot be used: {err.message}", uri)) from err
+        raise TrackingError(_scrub(f"the tracking store {redact_uri(uri)} cannot be used: {err.message}", uri)) from err
     except ImportError as err:
         raise TrackingError(
-            f"the tracking store {redact(uri)} needs the Python module '{err.name}', which is not installed: "
+            f"the tracking store {redact_uri(uri)} needs the Python module '{err.name}', which is not installed: "
             "install the database driver for this URI, or use another store"
         ) from err
     except Exception as err:
         raise TrackingError(
-            _scrub(f"the tracking store {redact(uri)} cannot be reached: {type(err).__name__}: {err}", uri)
+            _scrub(f"the tracking store {redact_uri(uri)} cannot be reached: {type(err).__name__}: {err}", uri)
         ) from err
     return Store(uri=uri, experiment_name=name, experiment_id=experiment_id, client=client)
 

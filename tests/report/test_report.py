@@ -260,9 +260,11 @@ def test_page_reads_the_store_the_server_was_started_with(store, tmp_path, monke
     assert page.status_code == 200 and "onnx (from torch) uses" in page.text
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     assert 'href="../#/experiments/' in page.text, "runs link to the MLflow UI"
+    assert plugin.UNAUTHENTICATED in page.text, "the page says it is served without authentication"
     assert web.get(f"/green/compare?parent={sweeps['single']}").status_code == 200
     index = web.get("/green/compare")
     assert f"compare?parent={sweeps['clear']}" in index.text and ">clear</a>" in index.text
+    assert plugin.UNAUTHENTICATED in index.text
     missing = web.get("/green/compare?experiment=nope")
     assert missing.status_code == 404 and "neither an experiment" in missing.text
     assert web.get("/green/compare?parent=x%27%20or%201=1").status_code == 404

@@ -7,10 +7,11 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from green_mlflow.contract import ConversionReport, DomainEnergy, IdlePower, IdleResult
+from green_mlflow.redaction import redact_uri
 from green_mlflow.sweep.ledger import read_ledger, record, table
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.metrics import energy_metrics, flatten_params
-from green_mlflow.tracking.store import absolute_uri, open_store, redact
+from green_mlflow.tracking.store import absolute_uri, open_store
 
 
 def test_relative_sqlite_uri_is_made_absolute(tmp_path):
@@ -32,7 +33,7 @@ def test_environment_variables_are_honoured_and_the_default_is_absolute(tmp_path
 
 
 def test_credentials_are_redacted_from_messages():
-    assert redact("postgresql://alice:s3cret@db:5432/mlflow") == "postgresql://***@db:5432/mlflow"
+    assert redact_uri("postgresql://alice:s3cret@db:5432/mlflow") == "postgresql://***@db:5432/mlflow"
 
 
 def test_children_hang_under_the_parent_in_a_real_sqlite_store(sqlite_uri):
