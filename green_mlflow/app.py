@@ -24,7 +24,7 @@ from green_mlflow.sweep.ledger import read_parent, record
 from green_mlflow.sweep.lifecycle import FolderTaken, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.sweep.outcome import current
 from green_mlflow.tracking import runs
-from green_mlflow.tracking.store import TrackingError, open_store
+from green_mlflow.tracking.store import TrackingError, open_store, store_error_text, store_errors
 
 register_schemas()
 
@@ -85,6 +85,34 @@ def main(cfg: DictConfig) -> None:
         print(f"  pruned: {err}", flush=True)
         record(folder, {"job": _label(hc), "status": "PRUNED", "reason": str(err)})
         return
+    lost = current().store_lost
+    if multirun and lost:
+        print("  not measured: the tracking store stopped answering earlier in this sweep (see above)", flush=True)
+        record(folder, {"job": job.label, "status": "NOT MEASURED", "reason": "tracking store unreachable (see above)"})
+        return
+    try:
+        _measure_and_log(cfg, hc, job, folder, out_dir, multirun)
+    except store_errors() as err:
+        _store_lost(folder, job.label, err, multirun)
+
+
+def _store_lost(folder: Path, label: str, err: BaseException, multirun: bool) -> None:
+    """The tracking store stopped answering (a server stopped, a network gone): one clear message, no
+    traceback; the jobs logged so far stay, later jobs of the sweep are not measured (they could not be logged)."""
+    reason = store_error_text(err)
+    outcome = current()
+    outcome.store_lost, outcome.failed = reason, outcome.failed + 1
+    rest = " The later jobs of this sweep are not measured." if multirun else ""
+    print(
+        f"error: job {label} could not be logged: {reason}.{rest} The runs logged before stay; when the store answers "
+        "again, run the same command: it measures only what is missing (resume).",
+        file=sys.stderr,
+        flush=True,
+    )
+    record(folder, {"job": label, "status": "FAILED", "reason": f"tracking store unreachable: {reason}"})
+
+
+def _measure_and_log(cfg: DictConfig, hc, job, folder: Path, out_dir: Path, multirun: bool) -> None:
     if multirun:
         parent = read_parent(folder)
         if parent is None:

@@ -40,7 +40,8 @@ def remember(secret: str | None) -> None:
         _known.update({secret, quote(secret, safe=""), quote(secret)})
 
 
-def remember_environment(environ: MutableMapping[str, str] = os.environ) -> None:
+def remember_environment(environ: MutableMapping[str, str] | None = None) -> None:
+    environ = os.environ if environ is None else environ
     for name in SECRET_VARIABLES:
         remember(environ.get(name))
 
@@ -79,12 +80,13 @@ def _split(uri: str) -> tuple[str, str, str] | None:
     return parts._replace(netloc=host).geturl(), unquote(parts.username or ""), unquote(parts.password)
 
 
-def lift_credentials(argv: list[str], environ: MutableMapping[str, str] = os.environ) -> tuple[list[str], list[str]]:
+def lift_credentials(argv: list[str], environ: MutableMapping[str, str] | None = None) -> tuple[list[str], list[str]]:
     """Move ``user:password@`` out of URIs on the command line and in ``$MLFLOW_TRACKING_URI`` into
     ``environ``'s ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` (which MLflow's client reads).
 
     Returns the new argv and one note per place changed (for the user, without the password).
     """
+    environ = os.environ if environ is None else environ
     given: set[tuple[str, str]] = set()
     notes: list[str] = []
     lifted = []

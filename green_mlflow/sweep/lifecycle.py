@@ -8,6 +8,7 @@ the ledger and the comparison report, then ends the parent run FINISHED or FAILE
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from green_mlflow.contract import MeasureSettings
@@ -16,7 +17,7 @@ from green_mlflow.sweep.break_even import break_even_for_sweep
 from green_mlflow.sweep.ledger import LEDGER, read_ledger, read_parent, table, write_parent
 from green_mlflow.sweep.outcome import current
 from green_mlflow.tracking import runs
-from green_mlflow.tracking.store import Store, open_store
+from green_mlflow.tracking.store import Store, open_store, store_error_text, store_errors
 
 OK_STATUSES = ("FINISHED", "SKIPPED")  # SKIPPED: resumed, an earlier FINISHED run stands for the job
 
@@ -97,34 +98,43 @@ def close_sweep(folder: Path, report: bool = True) -> int:
     failed = sum(1 for r in rows if r["status"] not in OK_STATUSES)
     print("\n" + table(rows) if rows else "\nno jobs ran", flush=True)
     if parent:
-        store = open_store(parent["tracking_uri"], parent["experiment_name"])
-        for run_id, (metrics, tags) in break_even_for_sweep(rows).items():
-            runs.log_values(store, run_id, metrics, tags)
-        runs.log_file(store, parent["run_id"], folder / LEDGER, "summary")
-        if report and rows:
-            write_comparison(parent, folder)
-        status = "FINISHED" if failed == 0 and rows else "FAILED"
-        runs.log_values(
-            store,
-            parent["run_id"],
-            {
-                "jobs_finished": sum(1 for r in rows if r["status"] == "FINISHED"),
-                "jobs_skipped": sum(1 for r in rows if r["status"] == "SKIPPED"),
-                "jobs_failed_or_pruned": failed,
-            },
-            {},
-        )
-        if not parent.get("adopted"):  # `mlflow run` ends its own run from our exit code
-            runs.finish(store, parent["run_id"], status)
-        print(
-            f"\n{len(rows) - failed} of {len(rows)} jobs finished{_skipped(rows)}; parent run {parent['run_id']} "
-            f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI: {store.ui_hint()}",
-            flush=True,
-        )
+        try:
+            _close_parent(parent, folder, rows, failed, report)
+        except store_errors() as err:
+            _not_closed(parent, folder, err)
+            failed = max(failed, 1)
     outcome = current()
     outcome.closed = True
     outcome.failed = failed if rows else 1
     return outcome.failed
+
+
+def _close_parent(parent: dict, folder: Path, rows: list[dict], failed: int, report: bool) -> None:
+    """Break-even, the ledger, the report and the counts onto the parent run, then end it."""
+    store = open_store(parent["tracking_uri"], parent["experiment_name"])
+    for run_id, (metrics, tags) in break_even_for_sweep(rows).items():
+        runs.log_values(store, run_id, metrics, tags)
+    runs.log_file(store, parent["run_id"], folder / LEDGER, "summary")
+    if report and rows:
+        write_comparison(parent, folder)
+    status = "FINISHED" if failed == 0 and rows else "FAILED"
+    runs.log_values(
+        store,
+        parent["run_id"],
+        {
+            "jobs_finished": sum(1 for r in rows if r["status"] == "FINISHED"),
+            "jobs_skipped": sum(1 for r in rows if r["status"] == "SKIPPED"),
+            "jobs_failed_or_pruned": failed,
+        },
+        {},
+    )
+    if not parent.get("adopted"):  # `mlflow run` ends its own run from our exit code
+        runs.finish(store, parent["run_id"], status)
+    print(
+        f"\n{len(rows) - failed} of {len(rows)} jobs finished{_skipped(rows)}; parent run {parent['run_id']} "
+        f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI: {store.ui_hint()}",
+        flush=True,
+    )
 
 
 def close_abandoned(interrupted: bool) -> None:
@@ -135,9 +145,22 @@ def close_abandoned(interrupted: bool) -> None:
         return
     parent = read_parent(outcome.folder)
     if parent and not parent.get("adopted"):
-        store = open_store(parent["tracking_uri"], parent["experiment_name"])
-        runs.finish(store, parent["run_id"], "KILLED" if interrupted else "FAILED")
+        try:
+            store = open_store(parent["tracking_uri"], parent["experiment_name"])
+            runs.finish(store, parent["run_id"], "KILLED" if interrupted else "FAILED")
+        except store_errors() as err:
+            _not_closed(parent, outcome.folder, err)
     outcome.failed = outcome.failed or 1
+
+
+def _not_closed(parent: dict, folder: Path, err: BaseException) -> None:
+    print(
+        f"error: the sweep's parent run {parent['run_id']} could not be closed: {store_error_text(err)}. It stays "
+        "RUNNING until the next sweep against this store marks it KILLED (its process is gone); this sweep's "
+        f"summary is in {folder / LEDGER}.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _skipped(rows: list[dict]) -> str:

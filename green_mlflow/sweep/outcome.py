@@ -17,6 +17,7 @@ class SweepOutcome:
     closed: bool = False  # the parent run was closed (or there is none to close)
     failed: int = 0  # jobs that did not finish (or 1 when nothing ran)
     exit_code: int | None = None  # set when a command is refused outright (2: bad configuration or store)
+    store_lost: str | None = None  # why the tracking store stopped answering mid-sweep: later jobs are not measured
 
     def refuse(self, exit_code: int = 2) -> None:
         """The command was refused before anything ran."""

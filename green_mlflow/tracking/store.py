@@ -39,6 +39,20 @@ class TrackingError(RuntimeError):
     """The tracking store cannot be used; the message says which URI and why."""
 
 
+def store_errors() -> tuple[type[BaseException], ...]:
+    """What a request to a store that stopped answering raises (ours, MLflow's, the HTTP client's)."""
+    from requests.exceptions import RequestException
+
+    return (TrackingError, MlflowException, RequestException)
+
+
+def store_error_text(err: BaseException, limit_chars: int = 400) -> str:
+    """A store error for a message: redacted and short (MLflow's texts repeat the URL and the retry chain)."""
+    text = str(err) if isinstance(err, TrackingError) else f"{type(err).__name__}: {getattr(err, 'message', err)}"
+    text = redact_text(" ".join(text.split()))
+    return text if len(text) <= limit_chars else text[: limit_chars - 1] + "…"
+
+
 def absolute_uri(uri: str, cwd: Path) -> str:
     """Make a relative SQLite or file store URI absolute against ``cwd``."""
     if uri.startswith(SQLITE) and not uri.startswith(SQLITE + "/"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import signal
 import sys
@@ -87,10 +88,14 @@ def run_in_process(
     handlers, level = root.handlers[:], root.level
     sigterm = signal.getsignal(signal.SIGTERM)
     started = None
+    environ = dict(os.environ)
     with pytest.MonkeyPatch.context() as mp:
         for target in tripwires:
             mp.setattr(target, _tripwire(target))
         mp.setattr(sys, "argv", ["green_mlflow", *args])
+        # the command wraps stdout/stderr in its redaction and may move credentials into os.environ
+        mp.setattr(sys, "stdout", sys.stdout)
+        mp.setattr(sys, "stderr", sys.stderr)
         # Hydra re-raises instead of reporting while a tracer runs (hypothesis' explain phase, coverage)
         mp.setattr("hydra._internal.utils.is_under_debugger", lambda: False)
         mp.chdir(workdir)
@@ -117,6 +122,8 @@ def run_in_process(
                     root.removeHandler(handler)
                     handler.close()
             root.setLevel(level)
+    os.environ.clear()
+    os.environ.update(environ)
     captured = capfd.readouterr()
     return Outcome(code, captured.out, captured.err, seconds, started)
 
