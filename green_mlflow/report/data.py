@@ -234,12 +234,16 @@ def pruned_jobs(parent: Run, read_artifact: ArtifactReader, warnings: list[str])
     return pruned
 
 
+TRACE_PREFIXES = ("trace_", "system/")
+
+
 def trace_loader(client: MlflowClient) -> TraceLoader:
-    """Load a run's ``trace_*`` step metrics on demand: (seconds since the first sample, value) per metric."""
+    """Load a run's traces (``trace_*`` and MLflow's ``system/*`` step metrics) on demand: (seconds since the
+    first sample, value) per metric."""
 
     def load(run: JobRun) -> dict[str, list[tuple[float, float]]]:
         traces = {}
-        for key in sorted(k for k in run.metrics if k.startswith("trace_")):
+        for key in sorted(k for k in run.metrics if k.startswith(TRACE_PREFIXES)):
             history = sorted(client.get_metric_history(run.run_id, key), key=lambda m: (m.step, m.timestamp))
             if history:
                 t0 = history[0].timestamp

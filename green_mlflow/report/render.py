@@ -195,6 +195,11 @@ def _charts(group: Group) -> str:
     return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
 
 
+def _trace_title(metric: str, unit: str) -> str:
+    """``system/gpu_0_power_usage_watts`` → ``gpu 0 power usage``; ``trace_process_rss_mb`` → ``process rss``."""
+    return metric.removeprefix("trace_").removeprefix("system/").removesuffix(f"_{unit}").replace("_", " ")
+
+
 def _traces(group: Group) -> str:
     if not group.trace_runs:
         return ""
@@ -209,9 +214,7 @@ def _traces(group: Group) -> str:
             if metric in group.traces.get(run.run_id, {})
         ]
         unit = metric.rsplit("_", 1)[-1]
-        charts.append(
-            svg.line_chart(metric.removeprefix("trace_").removesuffix(f"_{unit}").replace("_", " "), unit, lines)
-        )
+        charts.append(svg.line_chart(_trace_title(metric, unit), unit, lines))
     return f'<h3>Traces of chosen runs</h3><div class="charts">{"".join(charts)}</div>'
 
 

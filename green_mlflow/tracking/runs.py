@@ -24,13 +24,17 @@ from green_mlflow.redaction import redact_text
 from green_mlflow.tracking.store import Store
 
 BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch
-TRACE_COLUMNS = {
-    "process_cpu_percent": "trace_cpu_util_process_percent",
-    "system_cpu_percent": "trace_cpu_util_system_percent",
-    "process_rss_mb": "trace_process_rss_mb",
-    "gpu_util_percent": "trace_gpu_util_percent",
-    "gpu_mem_used_mb": "trace_gpu_mem_used_mb",
-    "gpu_power_w": "trace_gpu_power_w",
+MIB_TO_MB = 2**20 / 1e6  # the sampler counts memory in MiB; MLflow's system metrics in megabytes (10^6 bytes)
+# sampler column → (metric name, factor). Where MLflow has a system metric for the quantity, its name, so the
+# run page's System Metrics tab charts it ({gpu}: the device index measured); our own names for the rest.
+TRACE_METRICS = {
+    "process_cpu_percent": ("trace_cpu_util_process_percent", 1.0),
+    "process_rss_mb": ("trace_process_rss_mb", 1.0),
+    "system_cpu_percent": ("system/cpu_utilization_percentage", 1.0),
+    "system_mem_used_mib": ("system/system_memory_usage_megabytes", MIB_TO_MB),
+    "gpu_util_percent": ("system/gpu_{gpu}_utilization_percentage", 1.0),
+    "gpu_mem_used_mb": ("system/gpu_{gpu}_memory_usage_megabytes", MIB_TO_MB),
+    "gpu_power_w": ("system/gpu_{gpu}_power_usage_watts", 1.0),
 }
 
 
@@ -84,8 +88,10 @@ def log_values(store: Store, run_id: str, metrics: dict[str, float], tags: dict[
         store.client.log_batch(run_id, metrics=metric_list[i : i + BATCH], tags=tag_list if i == 0 else [])
 
 
-def log_steps(store: Store, run_id: str, result: WorkerResult, trace: dict[str, list]) -> None:
-    """Per-window metrics and the utilisation trace as step metrics (plotted by the MLflow UI)."""
+def log_steps(store: Store, run_id: str, result: WorkerResult, trace: dict[str, list], gpu_index: int = 0) -> None:
+    """Per-window metrics and the utilisation trace as step metrics with wall-clock timestamps (plotted by the
+    MLflow UI: the ``system/`` ones in its System Metrics tab)."""
+    names = {column: (name.format(gpu=gpu_index), factor) for column, (name, factor) in TRACE_METRICS.items()}
     now = get_current_time_millis()
     metrics = []
     for index, window in enumerate(result.windows):
@@ -101,10 +107,10 @@ def log_steps(store: Store, run_id: str, result: WorkerResult, trace: dict[str, 
     offset_s = result.clock_offset_s
     for step, t_s in enumerate(trace.get("t_s", [])):
         stamp = int((t_s + offset_s) * 1000)
-        for column, name in TRACE_COLUMNS.items():
+        for column, (name, factor) in names.items():
             value = trace[column][step]
             if value is not None:
-                metrics.append(Metric(name, value, stamp, step))
+                metrics.append(Metric(name, value * factor, stamp, step))
     for i in range(0, len(metrics), BATCH):
         store.client.log_batch(run_id, metrics=metrics[i : i + BATCH])
 

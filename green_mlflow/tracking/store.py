@@ -24,6 +24,8 @@ from mlflow.tracking import MlflowClient
 from green_mlflow.redaction import redact_text, redact_uri, remember
 
 DEFAULT_EXPERIMENT = "green_mlflow"
+# MLflow's UI opens an experiment of this kind on its runs table (not the GenAI overview)
+EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
 SQLITE = "sqlite:///"
 SQLITE_HEADER = b"SQLite format 3\x00"
 # MLflow's client retries an unreachable server for minutes; a server that does not accept a
@@ -185,9 +187,12 @@ def _experiment(client: MlflowClient, name: str | None, artifact_location: str |
     name = name or DEFAULT_EXPERIMENT
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if EXPERIMENT_KIND not in experiment.tags:  # a kind the user chose is kept
+            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND, MODEL_DEVELOPMENT)
         return name, experiment.experiment_id
     try:
-        return name, client.create_experiment(name, artifact_location=artifact_location)
+        tags = {EXPERIMENT_KIND: MODEL_DEVELOPMENT}
+        return name, client.create_experiment(name, artifact_location=artifact_location, tags=tags)
     except MlflowException:  # another process created it first
         experiment = client.get_experiment_by_name(name)
         if experiment is None:

@@ -27,6 +27,7 @@ COLUMNS = [
     "process_cpu_percent",
     "system_cpu_percent",
     "process_rss_mb",
+    "system_mem_used_mib",  # the whole machine's used memory
     "gpu_util_percent",
     "gpu_mem_used_mb",
     "gpu_power_w",
@@ -91,6 +92,7 @@ def sample_loop(pid: int, interval_s: float, out: Path, gpu_id: int | None) -> N
                     process.cpu_percent(None),
                     psutil.cpu_percent(None),
                     process.memory_info().rss / 2**20,
+                    psutil.virtual_memory().used / 2**20,
                 ]
             except psutil.NoSuchProcess:
                 break

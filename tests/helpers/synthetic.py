@@ -126,7 +126,7 @@ def _trace(job: Job, start_ms: int) -> list[Metric]:
         stamp = start_ms + step * 100
         points.append(Metric("trace_cpu_util_process_percent", 80 + 20 * rng.random(), stamp, step))
         if job.provider != "cpu":
-            points.append(Metric("trace_gpu_power_w", 150 + 50 * rng.random(), stamp, step))
+            points.append(Metric("system/gpu_0_power_usage_watts", 150 + 50 * rng.random(), stamp, step))
     return points
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from green_mlflow.contract import ConversionReport, DomainEnergy, IdlePower, IdleResult
+from green_mlflow.contract import ConversionReport, DomainEnergy, IdlePower, IdleResult, WorkerResult
 from green_mlflow.redaction import redact_uri
 from green_mlflow.sweep.ledger import read_ledger, record, table
 from green_mlflow.tracking import runs
@@ -170,3 +170,52 @@ def test_conversion_metrics_carry_parity_time_and_only_measured_energy():
     assert metrics["onnx_parity_max_rel_err"] == 2e-7 and metrics["conversion_export_s"] == 1.5
     assert metrics["conversion_export_gpu_energy_j"] == 12.0 and "conversion_export_cpu_energy_j" not in metrics
     assert tags["onnx.export_energy"] == "cpu: unavailable (no powercap)" and tags["onnx.parity"] == "passed"
+
+
+def test_the_experiment_opens_on_its_runs_table_and_a_kind_the_user_chose_is_kept(sqlite_uri):
+    store = open_store(sqlite_uri, "kinds")
+    client = MlflowClient(sqlite_uri)
+    assert client.get_experiment(store.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    client.create_experiment("theirs", tags={"mlflow.experimentKind": "genai_development"})
+    client.create_experiment("untagged")
+    assert client.get_experiment_by_name("theirs").tags["mlflow.experimentKind"] == "genai_development"
+    open_store(sqlite_uri, "theirs"), open_store(sqlite_uri, "untagged")
+    assert client.get_experiment_by_name("theirs").tags["mlflow.experimentKind"] == "genai_development"
+    assert client.get_experiment_by_name("untagged").tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_the_trace_uses_mlflows_system_metric_names_with_wall_clock_timestamps(sqlite_uri):
+    store = open_store(sqlite_uri, "system metrics")
+    run_id = runs.start_child(store, runs.start_parent(store, "sweep", {}), "job", {}, {})
+    mib = 2**20
+    trace = {
+        "t_s": [100.0, 100.5],  # the worker's monotonic clock
+        "process_cpu_percent": [150.0, 160.0],
+        "system_cpu_percent": [40.0, 50.0],
+        "process_rss_mb": [300.0, 310.0],
+        "system_mem_used_mib": [1000.0, None],  # a sample the sampler could not read stays absent
+        "gpu_util_percent": [90.0, 95.0],
+        "gpu_mem_used_mb": [2048.0, 2048.0],
+        "gpu_power_w": [250.0, 260.0],
+    }
+    result = WorkerResult(clock_offset_s=1_700_000_000.0)  # wall − monotonic; no windows, no energy
+    runs.log_steps(store, run_id, result, trace, gpu_index=3)
+
+    client = MlflowClient(sqlite_uri)
+    metrics = client.get_run(run_id).data.metrics
+    expected = {
+        "system/cpu_utilization_percentage": [40.0, 50.0],
+        "system/system_memory_usage_megabytes": [1000.0 * mib / 1e6],
+        "system/gpu_3_utilization_percentage": [90.0, 95.0],
+        "system/gpu_3_memory_usage_megabytes": [2048.0 * mib / 1e6] * 2,
+        "system/gpu_3_power_usage_watts": [250.0, 260.0],
+        "trace_cpu_util_process_percent": [150.0, 160.0],
+        "trace_process_rss_mb": [300.0, 310.0],
+    }
+    assert set(metrics) == set(expected)
+    for name, values in expected.items():
+        history = sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)
+        assert [round(m.value, 6) for m in history] == [round(v, 6) for v in values], name
+        assert history[0].timestamp == 1_700_000_100_000, "the sample's wall-clock time in ms"
+        if len(history) == 2:
+            assert history[1].timestamp - history[0].timestamp == 500 and [m.step for m in history] == [0, 1]
