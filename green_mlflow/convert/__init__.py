@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from green_mlflow.contract import ContractError, ConversionReport, ConversionSpec
+from green_mlflow.convert.onnx_file import onnx_file_problem, read_header
 from green_mlflow.launch import run_module, worker_env
 from green_mlflow.registry import runtime
 
@@ -47,6 +48,11 @@ def distribution_versions(python: str, distributions: tuple[str, ...]) -> str:
     if out.returncode != 0 or not out.stdout.strip():
         raise RuntimeError(f"none of {', '.join(distributions)} is installed in {python}")
     return ";".join(out.stdout.split("\n")).strip(";")
+
+
+def sha256_of(path: Path) -> str:
+    """The file's content hash (hex): how a model file is recognised, wherever it lies."""
+    return _sha256(path)
 
 
 def _sha256(path: Path) -> str:
@@ -124,3 +130,35 @@ def ensure_onnx(
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
     return Conversion(True, key, entry / "model.onnx", result, False)
+
+
+def user_onnx(model: dict, progress: Callable[[str], None]) -> Conversion:
+    """``model=onnx_file``: the user's own ONNX file, used where it is, as it is (no conversion, no parity).
+
+    The file must still be an ONNX model (``onnx_file.read_header``) and, when the plan hashed it
+    (``model["sha256"]``), the same bytes: a file replaced between planning and measuring would otherwise be
+    logged under the other file's configuration hash. ``key`` is its content hash (sha256 prefix), so the same
+    file is recognised wherever it lies.
+    """
+    path = Path(model["path"])
+    began = time.monotonic()
+    problem = onnx_file_problem(path)
+    if problem is None:
+        digest = _sha256(path)
+        if model.get("sha256") not in (None, digest):
+            problem = f"model.path={path} changed after the sweep was planned (its sha256 differs): measure it again"
+    if problem is not None:
+        return Conversion(False, "", None, ConversionReport.failed(problem), False)
+    header = read_header(path)
+    made_by = f" (made by {header.producer})" if header.producer else ""
+    report = ConversionReport(
+        exporter=f"none: the user's own ONNX file, not converted{made_by}",
+        source=None,
+        opset=header.opset,
+        checker=f"not run (no onnx package in the onnx environment): ModelProto structure read, IR version "
+        f"{header.ir_version}; ONNX Runtime loads the graph in the worker",
+        onnx_bytes=path.stat().st_size,
+        conversion_process_s=time.monotonic() - began,
+    )
+    progress(f"ONNX model {path} (sha256 {digest[:12]}…, {report.onnx_bytes} bytes, opset {header.opset})")
+    return Conversion(True, digest[:20], path, report, False)

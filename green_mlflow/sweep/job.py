@@ -11,12 +11,12 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from green_mlflow.contract import IdleResult, Outcome, WorkerResult
-from green_mlflow.convert import ensure_onnx
+from green_mlflow.convert import Conversion, ensure_onnx, user_onnx
 from green_mlflow.envs import interpreter_for, software
 from green_mlflow.launch import run_module
 from green_mlflow.meters.base import MEASURED
 from green_mlflow.plan import Job
-from green_mlflow.tracking import runs
+from green_mlflow.tracking import models, runs
 from green_mlflow.tracking.metrics import (
     conversion_metrics,
     energy_metrics,
@@ -87,7 +87,7 @@ def run_job(
     runs.log_text(store, run_id, "config.yaml", config_yaml(cfg))
     began = time.monotonic()
     try:
-        reason = _measure_and_log(store, run_id, job, out_dir, progress, idle)
+        reason = _measure_and_log(store, run_id, job, out_dir, progress, idle, bool(cfg.get("register", False)))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (see __main__): this job stops here, its run says so
         runs.log_values(store, run_id, {}, {"green.status_reason": "interrupted (SIGINT or SIGTERM)"})
         runs.finish(store, run_id, "KILLED")
@@ -134,26 +134,33 @@ def conversion_energy_j(metrics: dict[str, float]) -> float | None:
     return sum(parts) if parts else None
 
 
+def _model_tags(job: Job) -> dict[str, str]:
+    return {"green.model": job.model["name"], "green.source": job.source or "onnx file", "green.opset": str(job.opset)}
+
+
+REGISTERED_METRICS = ("latency_p50_ms", "throughput_samples_per_s", *(m for m in LEDGER_METRICS if "energy" in m))
+
+
+def _register(store: Store, run_id: str, job: Job, metrics: dict[str, float], progress) -> None:
+    """``register=true``: the ONNX model this job measured as a Model Registry version (once per logged model),
+    tagged with what the registering job measured (only metrics that exist: an estimate keeps its
+    ``_estimated`` name)."""
+    model_id = store.client.get_run(run_id).data.tags[models.MODEL_ID_TAG]
+    name = models.registered_name(job.model["name"], job.source)
+    tags = {k: f"{metrics[k]:.6g}" for k in REGISTERED_METRICS if metrics.get(k) is not None}
+    tags.update(provider=job.provider, mode=job.mode, batch_size=str(job.batch_size), run_id=run_id)
+    version, now = models.register(store, run_id, model_id, name, tags)
+    progress(f"registered as {name} version {version}" if now else f"already registered: {name} version {version}")
+
+
 def _measure_and_log(
-    store: Store, run_id: str, job: Job, out_dir: Path, progress, idle: IdleResult | None
+    store: Store, run_id: str, job: Job, out_dir: Path, progress, idle: IdleResult | None, register: bool = False
 ) -> str | None:
     """Returns None on success, else the reason the job failed (already logged to the run)."""
     python = interpreter_for(job.env_name, job.runtime, job.python, progress)
     extra: dict = {}
     if job.runtime == "onnx":
-        source_python = interpreter_for(job.source, job.source, None, progress)
-        conversion = ensure_onnx(
-            python=source_python,
-            source=job.source,
-            model=job.model,
-            batch_size=job.batch_size,
-            seed=job.seed,
-            opset=job.opset,
-            cache_dir=cache_dir(),
-            workdir=out_dir / "convert",
-            timeout_s=job.measure.timeout_s,
-            progress=progress,
-        )
+        conversion = _onnx_model(job, out_dir, progress)
         report = conversion.report
         metrics, tags = conversion_metrics(report)
         tags.update({"onnx.cache_key": conversion.key, "onnx.cached": str(conversion.cached).lower()})
@@ -164,7 +171,8 @@ def _measure_and_log(
         if not conversion.ok:
             _log_failure(store, run_id, report)
             return f"ONNX conversion failed: {report.error}"
-        runs.log_file(store, run_id, conversion.onnx_path, "onnx")
+        model_id, logged = models.log_once(store, run_id, conversion.onnx_path, conversion.key, _model_tags(job))
+        progress(f"ONNX model {'logged as' if logged else 'already logged in this experiment:'} models:/{model_id}")
         extra["onnx_path"] = str(conversion.onnx_path)
         if job.provider == "tensorrt":
             # engines take minutes to build: cached beside the model they were built from, and built during
@@ -192,8 +200,10 @@ def _measure_and_log(
     if "parameter_count" in result.info:
         metrics["model_parameters"] = result.info["parameter_count"]
     runs.log_values(store, run_id, {**metrics, **e_metrics}, tags)
+    if register and job.runtime == "onnx":
+        _register(store, run_id, job, {**metrics, **e_metrics}, progress)
     trace_path = Path(result.traces.utilisation)
-    runs.log_steps(store, run_id, result, read_trace(trace_path))
+    runs.log_steps(store, run_id, result, read_trace(trace_path), job.device_id)
     runs.log_file(store, run_id, trace_path, "traces")
     runs.log_file(store, run_id, Path(result.traces.latency), "traces")
     runs.log_json(
@@ -203,6 +213,26 @@ def _measure_and_log(
         {"host": result.host, "gpu": result.gpu, "runtime": result.info, "python": python},
     )
     return None
+
+
+def _onnx_model(job: Job, out_dir: Path, progress) -> Conversion:
+    """The ONNX model a job runs: the user's own file (``model=onnx_file``, no source framework) or the
+    study model converted from its source framework (cached)."""
+    if job.source is None:
+        return user_onnx(job.model, progress)
+    source_python = interpreter_for(job.source, job.source, None, progress)
+    return ensure_onnx(
+        python=source_python,
+        source=job.source,
+        model=job.model,
+        batch_size=job.batch_size,
+        seed=job.seed,
+        opset=job.opset,
+        cache_dir=cache_dir(),
+        workdir=out_dir / "convert",
+        timeout_s=job.measure.timeout_s,
+        progress=progress,
+    )
 
 
 def _log_failure(store: Store, run_id: str, result: Outcome) -> None:

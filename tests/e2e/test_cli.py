@@ -48,11 +48,56 @@ def _assert_logs_every_name_it_logged_before(client, parent, children) -> None:
             assert set(expected) <= now[what], f"{kind} no longer logs {what} {sorted(set(expected) - now[what])}"
 
 
+def _assert_the_onnx_model_is_an_mlflow_model_logged_once(client, uri: str, children) -> None:
+    """Three repetitions of one onnx configuration: one logged model (the bytes uploaded once), linked from
+    each job, loadable with pyfunc, registered once with what it measured."""
+    import mlflow
+    import numpy as np
+
+    onnx_children = [c for c in children if c.data.params["runtime"] == "onnx"]
+    assert len(onnx_children) == 3
+    model_ids = {c.data.tags["green.onnx.model_id"] for c in onnx_children}
+    assert len(model_ids) == 1, model_ids
+    [model_id] = model_ids
+    experiment_id = onnx_children[0].info.experiment_id
+    logged = client.search_logged_models(experiment_ids=[experiment_id])
+    assert [m.model_id for m in logged] == [model_id], "one logged model for the three repetitions"
+    assert logged[0].tags["green.model"] == "mobilenet_v2" and logged[0].tags["green.source"] == "torch"
+    assert logged[0].source_run_id in {c.info.run_id for c in onnx_children}
+    for child in onnx_children:
+        outputs = client.get_run(child.info.run_id).outputs.model_outputs
+        assert [o.model_id for o in outputs] == [model_id], "each job lists the model among its outputs"
+
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model(f"models:/{model_id}")
+    [spec] = model.metadata.signature.inputs.inputs
+    assert spec.name == "input" and spec.shape[1:] == (3, 224, 224)
+    image = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
+    [logits] = model.predict({"input": image}).values()
+    assert logits.shape == (1, 1000) and np.isfinite(logits).all()
+
+    [version] = client.search_model_versions("name = 'green-mlflow-mobilenet_v2-from-torch'")
+    assert version.source == f"models:/{model_id}" and version.tags["provider"] == "cpu"
+    assert float(version.tags["latency_p50_ms"]) > 0 and "energy_per_sample_net_estimated_j" in version.tags
+    assert "energy_per_sample_net_j" not in version.tags, "no measured energy here: only the estimate's name"
+
+
+def _assert_the_trace_is_in_mlflows_system_metrics(client, children) -> None:
+    for child in children:
+        history = client.get_metric_history(child.info.run_id, "system/cpu_utilization_percentage")
+        assert len(history) >= 2 and "system/system_memory_usage_megabytes" in child.data.metrics
+        stamps = [m.timestamp for m in sorted(history, key=lambda m: m.step)]
+        assert stamps == sorted(stamps), "sample times in order"
+        run = client.get_run(child.info.run_id).info
+        assert run.start_time <= stamps[0] and stamps[-1] <= run.end_time, "wall-clock times within the run"
+
+
 def test_repeated_sweep_runs_shuffled_with_idle_on_parent_and_gross_and_net_on_children(
     tmp_path: Path, sqlite_uri: str
 ):
     require_env("torch"), require_env("onnx")
     args = ["-m", "runtime=torch,onnx", "model=mobilenet_v2", "batch_size=1", *TINY_MEASURE, "measure.repetitions=3"]
+    args.append("register=true")
     proc = run_cli(args, tmp_path, sqlite_uri)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "6 of 6 jobs finished" in proc.stdout and "mlflow ui --backend-store-uri" in proc.stdout
@@ -102,7 +147,10 @@ def test_repeated_sweep_runs_shuffled_with_idle_on_parent_and_gross_and_net_on_c
     _assert_logs_every_name_it_logged_before(client, parents[0], children)
     onnx_child = next(c for c in children if c.data.params["runtime"] == "onnx")
     onnx_files = {a.path for a in client.list_artifacts(onnx_child.info.run_id, "onnx")}
-    assert {"onnx/model.onnx", "onnx/parity.json"} <= onnx_files
+    assert {"onnx/conversion.json", "onnx/parity.json"} <= onnx_files and "onnx/model.onnx" not in onnx_files
+    _assert_the_onnx_model_is_an_mlflow_model_logged_once(client, sqlite_uri, children)
+    _assert_the_trace_is_in_mlflows_system_metrics(client, children)
+    assert client.get_experiment_by_name("green_mlflow").tags["mlflow.experimentKind"] == "custom_model_development"
     assert onnx_child.data.tags["onnx.parity"] == "passed"
     assert onnx_child.data.metrics["onnx_parity_max_rel_err"] < 1e-4
     assert onnx_child.data.tags["provider.in_use"] == "CPUExecutionProvider"
@@ -154,7 +202,8 @@ def test_help_lists_the_config_groups_and_how_runs_are_tracked(tmp_path: Path):
     proc = run_cli(["--help"], tmp_path, f"sqlite:///{tmp_path}/m.db", timeout=120)
     assert proc.returncode == 0
     assert (
-        "runtime: mxnet, onnx, tf, torch" in proc.stdout and "model: bert_base, mobilenet_v2, resnet50" in proc.stdout
+        "runtime: mxnet, onnx, tf, torch" in proc.stdout
+        and "model: bert_base, mobilenet_v2, onnx_file, python, resnet50, torchvision" in proc.stdout
     )
     assert "$MLFLOW_TRACKING_URI" in proc.stdout
     assert not (tmp_path / "m.db").exists()
