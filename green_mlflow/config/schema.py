@@ -146,6 +146,7 @@ class GreenConfig:
     repetition: int = 0  # set by the sweeper: which of measure.repetitions this job is
     report: bool = True  # write the comparison report (HTML + PNG) to the parent run when the sweep ends
     rerun: bool = False  # measure again even where a FINISHED run of this configuration and repetition exists
+    register: bool = False  # register each measured ONNX model in the Model Registry (green-mlflow-<model>-from-<source>)
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
