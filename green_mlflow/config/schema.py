@@ -133,6 +133,27 @@ class TrackingConfig:
     experiment_name: str | None = None  # else $MLFLOW_EXPERIMENT_NAME, else "green_mlflow"
 
 
+MAX_CARBON_G_PER_KWH = 2000.0  # above the dirtiest grid's average (coal: about 1,000 g/kWh)
+
+
+@dataclass
+class CarbonConfig:
+    """Grams CO2e per kWh of the electricity the host uses, and where the figure comes from (no network
+    look-up: docs/metrics.md says where to find one). Unset: no carbon metric is logged."""
+
+    name: str = "default"
+    intensity_g_per_kwh: float | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        value = self.intensity_g_per_kwh
+        if value is not None and not (math.isfinite(value) and 0 < value <= MAX_CARBON_G_PER_KWH):
+            raise ValueError(
+                f"carbon.intensity_g_per_kwh={value} is out of range: give grams CO2e per kWh, "
+                f"above 0 and at most {MAX_CARBON_G_PER_KWH:g} (e.g. 400)"
+            )
+
+
 @dataclass
 class GreenConfig:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -146,7 +167,8 @@ class GreenConfig:
     repetition: int = 0  # set by the sweeper: which of measure.repetitions this job is
     report: bool = True  # write the comparison report (HTML + PNG) to the parent run when the sweep ends
     rerun: bool = False  # measure again even where a FINISHED run of this configuration and repetition exists
-    register: bool = False  # register each measured ONNX model in the Model Registry (green-mlflow-<model>-from-<source>)
+    register: bool = False  # each measured ONNX model as a Model Registry version (green-mlflow-<model>-from-…)
+    carbon: CarbonConfig = field(default_factory=CarbonConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:

@@ -98,10 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         across_hardware=args.across_hardware,
     )
     print(FORMATS[args.format](result))
-    candidate_sweep = args.candidate.strip()
-    if not args.no_log and RUN_ID.match(candidate_sweep) and len(sides[1].sweeps) == 1:
-        log_verdict(client, candidate_sweep, result)
-        print(f"verdict logged to the candidate's sweep run {candidate_sweep} (gate/)", file=sys.stderr)
+    if not args.no_log:
+        candidate_sweep = args.candidate.strip()
+        if RUN_ID.match(candidate_sweep) and len(sides[1].sweeps) == 1:
+            log_verdict(client, candidate_sweep, result)
+            print(f"verdict logged to the candidate's sweep run {candidate_sweep} (gate/)", file=sys.stderr)
+        own = os.environ.get("MLFLOW_RUN_ID")  # under `mlflow run -e gate`: the run MLflow made for it
+        if own and own != candidate_sweep:
+            log_verdict(client, own, result)
     return result.exit_code
 
 

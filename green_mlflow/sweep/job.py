@@ -6,6 +6,7 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -19,6 +20,7 @@ from green_mlflow.plan import Job
 from green_mlflow.tracking import models, runs
 from green_mlflow.tracking.metrics import (
     conversion_metrics,
+    efficiency_metrics,
     energy_metrics,
     flatten_params,
     result_metrics,
@@ -87,7 +89,7 @@ def run_job(
     runs.log_text(store, run_id, "config.yaml", config_yaml(cfg))
     began = time.monotonic()
     try:
-        reason = _measure_and_log(store, run_id, job, out_dir, progress, idle, bool(cfg.get("register", False)))
+        reason = _measure_and_log(store, run_id, job, out_dir, progress, idle, JobOptions.of(cfg))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (see __main__): this job stops here, its run says so
         runs.log_values(store, run_id, {}, {"green.status_reason": "interrupted (SIGINT or SIGTERM)"})
         runs.finish(store, run_id, "KILLED")
@@ -153,8 +155,28 @@ def _register(store: Store, run_id: str, job: Job, metrics: dict[str, float], pr
     progress(f"registered as {name} version {version}" if now else f"already registered: {name} version {version}")
 
 
+@dataclass(frozen=True)
+class JobOptions:
+    """What the configuration asks of the logging, not of the measurement (outside the configuration hash)."""
+
+    register: bool = False
+    carbon_intensity_g_per_kwh: float | None = None
+    carbon_source: str | None = None
+
+    @classmethod
+    def of(cls, cfg) -> JobOptions:
+        carbon = cfg.get("carbon") or {}
+        return cls(bool(cfg.get("register", False)), carbon.get("intensity_g_per_kwh"), carbon.get("source"))
+
+    def carbon_tags(self) -> dict[str, str]:
+        if self.carbon_intensity_g_per_kwh is None:
+            return {}
+        source = self.carbon_source or "not given (carbon.source=...)"
+        return {"carbon.intensity_g_per_kwh": f"{self.carbon_intensity_g_per_kwh:g}", "carbon.source": source}
+
+
 def _measure_and_log(
-    store: Store, run_id: str, job: Job, out_dir: Path, progress, idle: IdleResult | None, register: bool = False
+    store: Store, run_id: str, job: Job, out_dir: Path, progress, idle: IdleResult | None, options: JobOptions
 ) -> str | None:
     """Returns None on success, else the reason the job failed (already logged to the run)."""
     python = interpreter_for(job.env_name, job.runtime, job.python, progress)
@@ -191,6 +213,8 @@ def _measure_and_log(
         return result.error or "the worker failed"
     metrics = result_metrics(result)
     e_metrics, e_tags = energy_metrics(result.energy, idle)
+    e_metrics.update(efficiency_metrics(e_metrics, options.carbon_intensity_g_per_kwh))
+    e_tags.update(options.carbon_tags())
     tags = {**result_tags(result), **e_tags}
     if tags.get("green.gpu_contention", "").startswith("detected"):
         progress(f"warning: {tags['green.gpu_contention']}")
@@ -200,7 +224,7 @@ def _measure_and_log(
     if "parameter_count" in result.info:
         metrics["model_parameters"] = result.info["parameter_count"]
     runs.log_values(store, run_id, {**metrics, **e_metrics}, tags)
-    if register and job.runtime == "onnx":
+    if options.register and job.runtime == "onnx":
         _register(store, run_id, job, {**metrics, **e_metrics}, progress)
     trace_path = Path(result.traces.utilisation)
     runs.log_steps(store, run_id, result, read_trace(trace_path), job.device_id)

@@ -96,6 +96,30 @@ def energy_metrics(
     return metrics, tags
 
 
+J_PER_WH = 3600.0
+J_PER_KWH = 3.6e6
+
+
+def efficiency_metrics(
+    metrics: dict[str, float], intensity_g_per_kwh: float | None = None
+) -> dict[str, float]:
+    """From each total energy per sample a job logged (measured and estimated apart, gross and net): Wh per
+    1,000 samples (AI Energy Score's unit), samples per kWh, and with a carbon intensity, grams CO2e per
+    1,000 samples. A total that is not positive (net energy below idle) gives no efficiency figure."""
+    out: dict[str, float] = {}
+    for kind in ("gross", "net"):
+        for est in ("", "_estimated"):
+            per_sample_j = metrics.get(f"energy_per_sample_{kind}{est}_j")
+            if per_sample_j is None or per_sample_j <= 0:
+                continue
+            wh_per_1000 = per_sample_j * 1000 / J_PER_WH
+            out[f"energy_{kind}{est}_wh_per_1000_samples"] = wh_per_1000
+            out[f"samples_per_kwh_{kind}{est}"] = J_PER_KWH / per_sample_j
+            if intensity_g_per_kwh is not None:
+                out[f"co2e_{kind}{est}_g_per_1000_samples"] = intensity_g_per_kwh * wh_per_1000 / 1000
+    return out
+
+
 def result_metrics(result: WorkerResult) -> dict[str, float]:
     """Scalar metrics of a finished measurement (energy excluded: see ``energy_metrics``)."""
     latency = asdict(result.latency)

@@ -136,6 +136,15 @@ def test_report_envs_and_idle_parameters_map_onto_their_commands(entry):
         envs.setup_args(mlflow_argv("envs", {"gpu": "maybe"})[2:])
     assert stop.value.code == 2
 
+    gate = entry("gate")
+    argv = mlflow_argv("gate", {"baseline": "a" * 32, "candidate": "release 2"})
+    assert argv[:2] == ["python", "entrypoints/gate.py"]
+    assert gate.gate_args(argv[2:]) == [
+        "a" * 32,
+        "release 2",
+        *("--max-regression", "0.05", "--metric", "both", "--alpha", "0.05", "--format", "markdown"),
+    ]
+
     idle = entry("idle")
     args = idle.parse(mlflow_argv("idle", {"measure": "quick", "overrides": "measure.idle_s=2"})[2:])
     assert (args.measure, args.provider, args.overrides) == ("quick", "cpu", "measure.idle_s=2")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from green_mlflow.contract import ConversionReport, DomainEnergy, IdlePower, IdleResult, WorkerResult
@@ -219,3 +220,24 @@ def test_the_trace_uses_mlflows_system_metric_names_with_wall_clock_timestamps(s
         assert history[0].timestamp == 1_700_000_100_000, "the sample's wall-clock time in ms"
         if len(history) == 2:
             assert history[1].timestamp - history[0].timestamp == 500 and [m.step for m in history] == [0, 1]
+
+
+def test_efficiency_and_carbon_come_from_each_logged_total_and_never_from_a_non_positive_one():
+    from green_mlflow.tracking.metrics import efficiency_metrics
+
+    logged = {
+        "energy_per_sample_gross_j": 3.6,
+        "energy_per_sample_net_j": -0.1,
+        "energy_per_sample_net_estimated_j": 7.2,
+    }
+    out = efficiency_metrics(logged)
+    assert out == {
+        "energy_gross_wh_per_1000_samples": pytest.approx(1.0),  # 3.6 J × 1000 / 3600
+        "samples_per_kwh_gross": pytest.approx(1e6),
+        "energy_net_estimated_wh_per_1000_samples": pytest.approx(2.0),
+        "samples_per_kwh_net_estimated": pytest.approx(5e5),
+    }, "net energy below idle gives no efficiency figure; estimates keep their name"
+    carbon = efficiency_metrics(logged, intensity_g_per_kwh=400)
+    assert carbon["co2e_gross_g_per_1000_samples"] == pytest.approx(0.4)  # 400 g/kWh × 0.001 kWh
+    assert carbon["co2e_net_estimated_g_per_1000_samples"] == pytest.approx(0.8)
+    assert not [k for k in out if k.startswith("co2e")]
