@@ -8,6 +8,7 @@ a parent run of its own, so both cases look the same in MLflow.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -22,7 +23,7 @@ from green_mlflow.sweep.idle import idle_baseline
 from green_mlflow.sweep.job import job_software, ledger_values, run_job, say
 from green_mlflow.sweep.ledger import read_parent, record
 from green_mlflow.sweep.lifecycle import FolderTaken, close_sweep, measure_idle, open_parent, reap_dead_runs_of
-from green_mlflow.sweep.outcome import current
+from green_mlflow.sweep.outcome import current, duration
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import TrackingError, open_store, store_error_text, store_errors
 
@@ -73,8 +74,18 @@ def main(cfg: DictConfig) -> None:
     multirun = hc.mode == RunMode.MULTIRUN
     out_dir = Path(hc.runtime.output_dir)
     folder = Path(hc.sweep.dir).resolve() if multirun else out_dir
-    header = f"job {hc.job.num}: {_label(hc)}" if multirun else _label(hc)
+    outcome, began = current(), time.monotonic()
+    k = int(hc.job.num) + 1 if multirun else 1
+    header = f"{outcome.progress(k, began)}: {_label(hc)}" if multirun else _label(hc)
     print(f"\n[green_mlflow] {header}", flush=True)
+    _plan_and_run(cfg, hc, multirun, folder, out_dir)
+    if multirun:  # the estimate counts every job, pruned and skipped ones too (they are quick)
+        now = time.monotonic()
+        outcome.job_durations_s.append(now - began)
+        print(f"[green_mlflow] {outcome.progress(k, now)}: done in {duration(now - began)}", flush=True)
+
+
+def _plan_and_run(cfg: DictConfig, hc, multirun: bool, folder: Path, out_dir: Path) -> None:
     try:
         job = plan_job(cfg)
     except PlanError as err:

@@ -98,7 +98,10 @@ def run_module(
         start_new_session=True,
         preexec_fn=_die_with_parent,
     )
-    reader = threading.Thread(target=_forward, args=(proc.stderr, tail, progress), daemon=True)
+    # a progress that tells its own lines from a child's (sweep.job.JobProgress) gets the child's apart
+    reader = threading.Thread(
+        target=_forward, args=(proc.stderr, tail, getattr(progress, "child", progress)), daemon=True
+    )
     reader.start()
     try:
         code = proc.wait(timeout=timeout_s)

@@ -10,19 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-from green_mlflow.config.schema import GreenConfig
+from green_mlflow.config.schema import GreenConfig, ModelConfig, missing_own_model_field
 from green_mlflow.contract import JobSpec, MeasureSettings
+from green_mlflow.convert import sha256_of
+from green_mlflow.convert.onnx_file import ELEM_TYPES, onnx_file_problem, read_header
 from green_mlflow.meters.nvml import visible_gpus
+from green_mlflow.models.catalog import TORCHVISION_ARCHS, unknown_arch
+from green_mlflow.models.catalog import image_size as documented_size
+from green_mlflow.models.inputs import resolve_shapes
 from green_mlflow.registry import Runtime, runtime
 
 MIN_GPU_WINDOW_S = 1.0  # docs/method.md rule 8: NVML's counter is not trustworthy below this
 # measure settings that say how many runs and what surrounds them, not how one run is measured
 NOT_HASHED_MEASURE = ("repetitions", "idle_s")
+# the own-model fields (README "Measure your own model"): left out of a job's model while unset, so that the
+# study models' configuration hashes and ONNX cache keys are those of the stores made before they existed
+OWN_MODEL_FIELDS = ("path", "dims", "arch", "factory")
+FILLABLE = tuple(ELEM_TYPES.values())
 
 
 class PlanError(ValueError):
@@ -57,8 +68,11 @@ class Job:
 
     @property
     def label(self) -> str:
-        runtime = f"onnx(from {self.source})" if self.runtime == "onnx" else self.runtime
-        label = f"{runtime} {self.model['name']} bs={self.batch_size} {self.provider} {self.mode}"
+        runtime = self.runtime
+        if runtime == "onnx":
+            runtime = f"onnx(from {self.source})" if self.source else "onnx(file)"
+        model = Path(self.model["path"]).name if self.model["kind"] == "onnx_file" else self.model["name"]
+        label = f"{runtime} {model} bs={self.batch_size} {self.provider} {self.mode}"
         return f"{label} rep={self.repetition}" if self.measure.repetitions > 1 else label
 
     def config_hash(self) -> str:
@@ -88,6 +102,11 @@ class Job:
 def _typed(cfg: DictConfig) -> GreenConfig:
     """The config as schema objects: every value resolves, every key is the schema's (``+key=value``
     passes Hydra's own check), and each group's own rules hold (their ``__post_init__``)."""
+    model = cfg.get("model")
+    if isinstance(model, DictConfig):
+        missing = missing_own_model_field(OmegaConf.to_container(model, resolve=False))
+        if missing:
+            raise PlanError(missing)
     try:
         merged = OmegaConf.merge(
             OmegaConf.structured(GreenConfig), OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -123,6 +142,80 @@ def _check_gpu(provider: str, device_id: int) -> None:
         )
 
 
+def _check_graph_inputs(path: Path, model: ModelConfig, batch_size: int) -> None:
+    """The file's inputs can be fed: each of an element type that can be filled, each dimension sized (the
+    worker sizes them the same way from ONNX Runtime's view of the graph)."""
+    inputs = read_header(path).inputs
+    odd = [f"{name} ({dtype})" for name, dtype, _ in inputs if dtype not in FILLABLE]
+    if odd:
+        raise ValueError(
+            f"model.path={path} has inputs that cannot be filled with synthetic data: {', '.join(odd)}; "
+            f"allowed: tensors of {', '.join(FILLABLE)}"
+        )
+    resolve_shapes([(name, shape) for name, _, shape in inputs], batch_size, model.dims)
+
+
+def find_module(name: str) -> tuple[Path, Path]:
+    """Where the worker will import module ``name`` from: (the directory to put on its path, the module's file),
+    searched in the current directory, then ``$PYTHONPATH``; ValueError if it is in neither."""
+    roots = [Path.cwd(), *(Path(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+    parts = name.split(".")
+    for root in roots:
+        for candidate in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
+            if candidate.is_file():
+                return root.absolute(), candidate
+    raise ValueError(
+        f"model.factory: no module {name} in the current directory ({Path.cwd()}) or PYTHONPATH; allowed: a module "
+        "there, or a runtime.python interpreter that can import it (runtime=torch)"
+    )
+
+
+def model_dict(
+    model: ModelConfig, runtime_name: str, source: str | None, python: str | None, batch_size: int
+) -> tuple[dict, str | None]:
+    """The job's model and its ONNX source: the study's models as they are; the user's own models checked
+    against the runtime (ValueError saying what is allowed), their file found and hashed, their size resolved.
+
+    ``model=onnx_file`` has no source framework (None). A ``torchvision`` architecture or ``python`` factory
+    is built in PyTorch: ``runtime=torch``, or ``runtime=onnx`` exported from torch.
+    """
+    values = asdict(model)
+    for key in OWN_MODEL_FIELDS:
+        if values[key] in (None, {}):
+            del values[key]
+    if model.kind == "onnx_file":
+        if runtime_name != "onnx":
+            raise ValueError(
+                f"model=onnx_file is not available with runtime={runtime_name}: an ONNX file has no source "
+                "framework to run it in; allowed: runtime=onnx"
+            )
+        path = Path(model.path).expanduser().absolute()
+        problem = onnx_file_problem(path)
+        if problem:
+            raise ValueError(problem)
+        _check_graph_inputs(path, model, batch_size)
+        values.update(path=str(path), sha256=sha256_of(path))  # the same path may hold another file later
+        return values, None
+    if model.kind == "python" or model.architecture == "torchvision":
+        option = "python" if model.kind == "python" else "torchvision"
+        if runtime_name not in ("torch", "onnx") or (runtime_name == "onnx" and source != "torch"):
+            shown = f"runtime=onnx runtime.source={source}" if runtime_name == "onnx" else f"runtime={runtime_name}"
+            raise ValueError(
+                f"model={option} is not available with {shown}: it is built in PyTorch; allowed: runtime=torch, "
+                "runtime=onnx runtime.source=torch"
+            )
+    if model.kind == "python" and not (python and runtime_name == "torch"):
+        found = find_module(model.factory.partition(":")[0])
+        values.update(factory_dir=str(found[0]), sha256=sha256_of(found[1]))  # its code is part of the model
+    if model.architecture == "torchvision":
+        # an interpreter of the user's own may have a newer torchvision: its worker says if it lacks the architecture
+        if model.arch not in TORCHVISION_ARCHS and not (python and runtime_name == "torch"):
+            raise ValueError(unknown_arch(model.arch))
+        if model.image_size is None:
+            values["image_size"] = documented_size(model.arch)
+    return values, source
+
+
 def plan_job(cfg: DictConfig) -> Job:
     """Validate ``cfg`` and return the job, or raise PlanError explaining the problem.
 
@@ -147,10 +240,15 @@ def plan_job(cfg: DictConfig) -> Job:
             f"windows of at least {MIN_GPU_WINDOW_S:g} s (5 s recommended, measure=default)"
         )
     _check_gpu(typed.provider.name, typed.provider.device_id)
+    source = typed.runtime.source if entry.name == "onnx" else None
+    try:
+        model, own_source = model_dict(typed.model, entry.name, source, typed.runtime.python, typed.batch_size)
+    except ValueError as err:
+        raise PlanError(str(err)) from err
     return Job(
         runtime=entry.name,
-        source=typed.runtime.source if entry.name == "onnx" else None,
-        model=asdict(typed.model),
+        source=own_source,
+        model=model,
         provider=typed.provider.name,
         device_id=typed.provider.device_id,
         mode=mode,

@@ -12,10 +12,11 @@ boundary.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from green_mlflow.contract import MeasureSettings
 from green_mlflow.registry import ONNX_SOURCES, PROVIDERS, RUNTIMES
@@ -23,7 +24,27 @@ from green_mlflow.registry import ONNX_SOURCES, PROVIDERS, RUNTIMES
 MAX_BATCH_SIZE = 4096
 MAX_REPETITIONS = 1000
 MAX_WAIT_S = 86400
-MODEL_KINDS = ("image", "text")
+# image, text: the study's models and torchvision architectures (inputs made from the sizes here); onnx_file: your
+# own ONNX file (inputs read from its graph); python: your own PyTorch factory (inputs from its example inputs)
+MODEL_KINDS = ("image", "text", "onnx_file", "python")
+# what each of the user's own model kinds needs, and how to give it (README "Measure your own model")
+REQUIRED = {
+    "path": "model=onnx_file needs the file: model.path=/abs/path/model.onnx",
+    "arch": "model=torchvision needs an architecture: model.arch=<name> (e.g. resnet18, mobilenet_v3_small, "
+    "efficientnet_b0, vit_b_16; torchvision.models.list_models())",
+    "factory": "model=python needs your function: model.factory=package.module:function",
+}
+
+
+def missing_own_model_field(model: dict) -> str | None:
+    """What a user's own model lacks, as the message to show (``model`` unresolved: its ``name`` interpolates
+    the missing field, which would otherwise fail first with OmegaConf's words); None when nothing is lacking."""
+    kind, architecture = model.get("kind"), model.get("architecture")
+    need = {"onnx_file": "path", "python": "factory"}.get(kind, "arch" if architecture == "torchvision" else None)
+    return REQUIRED[need] if need and model.get(need) in (None, "") else None
+
+
+FACTORY = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
 
 
 def _allowed(key: str, value: object, allowed: tuple, context: str = "") -> None:
@@ -53,9 +74,9 @@ class RuntimeConfig:
 @dataclass
 class ModelConfig:
     name: str = MISSING
-    kind: str = MISSING  # image | text
-    architecture: str | None = None  # builder to use; defaults to ``name``
-    image_size: int = 224
+    kind: str = MISSING  # image | text | onnx_file | python
+    architecture: str | None = None  # builder to use; defaults to ``name`` (``torchvision``: ``arch``)
+    image_size: int | None = 224  # null (model=torchvision): the architecture's documented size
     seq_len: int = 128
     vocab_size: int = 30522
     hidden_size: int = 768
@@ -64,10 +85,37 @@ class ModelConfig:
     intermediate_size: int = 3072
     # ONNX parity: max|onnx - source| / max|source| per output must not exceed this
     parity_tol: float = 1e-4
+    # your own model (README "Measure your own model"); unset for the study's models, and then left out of
+    # the job's model (its configuration hash and the ONNX cache key stay what they were)
+    path: str | None = None  # kind onnx_file: the ONNX file
+    dims: dict[str, int] = field(default_factory=dict)  # kind onnx_file: sizes of named symbolic dimensions
+    arch: str | None = None  # architecture torchvision: a torchvision.models classification architecture
+    factory: str | None = None  # kind python: ``package.module:function`` returning (module, example inputs)
 
     def __post_init__(self) -> None:
-        if self.kind != MISSING:
-            _allowed("model.kind", self.kind, MODEL_KINDS, f" for model={self.name}")
+        if self.kind == MISSING:
+            return
+        _allowed("model.kind", self.kind, MODEL_KINDS, f" for model={self.name}")
+        if self.kind == "onnx_file" and not self.path:
+            raise ValueError(REQUIRED["path"])
+        if self.kind == "python":
+            if not self.factory:
+                raise ValueError(REQUIRED["factory"])
+            if not FACTORY.match(self.factory):
+                raise ValueError(
+                    f"model.factory={self.factory} is not of the form package.module:function "
+                    "(a module importable from the current directory, a function in it)"
+                )
+        if self.architecture == "torchvision":
+            if not self.arch:
+                raise ValueError(REQUIRED["arch"])
+            if self.kind != "image":
+                raise ValueError(f"model.kind={self.kind} is not available for model=torchvision; allowed: image")
+        bad = {k: v for k, v in self.dims.items() if v < 1}
+        if bad:
+            raise ValueError(f"model.dims: {', '.join(f'{k}={v}' for k, v in bad.items())}: each must be 1 or more")
+        if self.image_size is None and self.architecture != "torchvision":
+            raise ValueError(f"model.image_size=null is only for model=torchvision, not model={self.name}")
 
 
 @dataclass
@@ -169,6 +217,7 @@ class GreenConfig:
     rerun: bool = False  # measure again even where a FINISHED run of this configuration and repetition exists
     register: bool = False  # each measured ONNX model as a Model Registry version (green-mlflow-<model>-from-…)
     carbon: CarbonConfig = field(default_factory=CarbonConfig)
+    verbose: bool = False  # also show the frameworks' own output (it is always in each run's logs/job.log)
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
@@ -180,4 +229,7 @@ class GreenConfig:
 def register_schemas() -> None:
     """Register the schemas so that ``conf/config.yaml`` can list ``green_schema`` first in its defaults."""
     cs = ConfigStore.instance()
-    cs.store(name="green_schema", node=GreenConfig)
+    schema = OmegaConf.structured(GreenConfig)
+    # names of the user's choosing: model.dims={sequence:128} adds keys without Hydra's "+" (struct mode)
+    OmegaConf.set_struct(schema.model.dims, False)
+    cs.store(name="green_schema", node=schema)

@@ -3,7 +3,8 @@
 ``ensure_onnx`` is the orchestrator's entry. The export itself runs in the source framework's
 environment (``python -m green_mlflow.convert.<source>_to_onnx``), which checks the model with
 ``onnx.checker`` and compares ONNX Runtime's outputs with the source model's on identical inputs.
-Only a conversion that passed parity is cached.
+Only a conversion that passed parity is cached. ``user_onnx`` is the entry for ``model=onnx_file``: the user's
+own file, checked (``onnx_file``) and handed over as it is, keyed by its content.
 """
 
 from __future__ import annotations

@@ -20,22 +20,30 @@ import torch
 from green_mlflow.contract import ConversionReport, ConversionSpec
 from green_mlflow.convert.script import finish_conversion, main, metered_export
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
+from green_mlflow.models.torch_factory import build_factory_model, output_tensors
 from green_mlflow.models.torch_models import build_model, parameter_count
 
 EXPORTER = "torch.onnx.export(dynamo=False) (TorchScript-based)"
 
 
 def export(
-    module: torch.nn.Module, feeds: dict[str, np.ndarray], path: Path, opset: int, output_names: list[str]
+    module: torch.nn.Module,
+    feeds: dict[str, np.ndarray],
+    path: Path,
+    opset: int,
+    output_names: list[str],
+    keywords: bool = False,
 ) -> None:
-    """Export ``module`` called with ``feeds`` (in order, positionally) to ``path``."""
-    args = tuple(torch.from_numpy(v) for v in feeds.values())
+    """Export ``module`` called with ``feeds`` (in order, positionally; by name with ``keywords``) to ``path``."""
+    tensors = {k: torch.from_numpy(v) for k, v in feeds.items()}
+    args = () if keywords else tuple(tensors.values())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
         torch.onnx.export(
             module,
             args,
             str(path),
+            kwargs=tensors if keywords else None,
             dynamo=False,
             opset_version=opset,
             input_names=list(feeds),
@@ -49,12 +57,21 @@ def convert(spec: ConversionSpec) -> ConversionReport:
     out_dir = Path(spec.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
-    module = build_model(model_cfg, spec.seed)
-    feeds = make_inputs(model_cfg, spec.batch_size, spec.seed)
-    names = OUTPUT_NAMES[model_cfg["kind"]]
-    with torch.inference_mode():
-        out = module(*(torch.from_numpy(v) for v in feeds.values()))
-    reference = {n: t.numpy() for n, t in zip(names, out if isinstance(out, tuple) else (out,))}
+    keywords = False
+    if model_cfg["kind"] == "python":  # the user's factory: its inputs' names, dtypes and shapes, seeded values
+        built = build_factory_model(model_cfg, spec.batch_size, spec.seed)
+        module, keywords = built.module, built.keywords
+        feeds = {k: v.numpy() for k, v in built.inputs.items()}
+        with torch.inference_mode():
+            reference = {n: t.numpy() for n, t in output_tensors(built()).items()}
+        names = list(reference)
+    else:
+        module = build_model(model_cfg, spec.seed)
+        feeds = make_inputs(model_cfg, spec.batch_size, spec.seed)
+        names = OUTPUT_NAMES[model_cfg["kind"]]
+        with torch.inference_mode():
+            out = module(*(torch.from_numpy(v) for v in feeds.values()))
+        reference = {n: t.numpy() for n, t in zip(names, out if isinstance(out, tuple) else (out,))}
     report = {
         "exporter": EXPORTER,
         "source": "torch",
@@ -62,7 +79,7 @@ def convert(spec: ConversionSpec) -> ConversionReport:
         "source_parameters": parameter_count(module),
     }
     with metered_export(report):
-        export(module, feeds, path, spec.opset, names)
+        export(module, feeds, path, spec.opset, names, keywords)
     return finish_conversion(spec, path, feeds, reference, report)
 
 

@@ -59,15 +59,37 @@ def _bert_base(model: dict) -> torch.nn.Module:
     return _BertForInference(BertModel(config))
 
 
+def _torchvision(model: dict) -> torch.nn.Module:
+    """``model=torchvision``: any classification architecture of torchvision.models, without weights."""
+    import torchvision
+    from torchvision.models import get_model, list_models
+
+    arch, size = model["arch"], int(model["image_size"])
+    allowed = list_models(module=torchvision.models)
+    if arch not in allowed:
+        examples = [a for a in allowed if a.startswith(arch[:3].lower())][:5] or allowed[:5]
+        raise ValueError(
+            f"model.arch={arch} is not a classification architecture of torchvision {torchvision.__version__}; "
+            f"allowed: {', '.join(examples)}, … ({len(allowed)} in all: torchvision.models.list_models())"
+        )
+    # transformers fix their input size when built: give them the one measured
+    sized = (
+        {"image_size": size} if arch.startswith("vit_") else {"input_size": (size, size)} if arch == "maxvit_t" else {}
+    )
+    return get_model(arch, weights=None, **sized)
+
+
 BUILDERS: dict[str, Callable[[dict], torch.nn.Module]] = {
     "resnet50": _resnet50,
     "mobilenet_v2": _mobilenet_v2,
     "bert_base": _bert_base,
+    "torchvision": _torchvision,
 }
 
 
 def build_model(model: dict, seed: int) -> torch.nn.Module:
-    """Build ``model['name']`` in eval mode with weights drawn from ``seed``."""
+    """Build ``model['name']`` in eval mode with weights drawn from ``seed`` (``model=python``: see
+    ``torch_factory.build_factory_model``, which also gives the inputs)."""
     architecture = model.get("architecture") or model["name"]
     if architecture not in BUILDERS:
         raise ValueError(f"PyTorch has no builder for model {architecture!r}; allowed: {', '.join(sorted(BUILDERS))}")

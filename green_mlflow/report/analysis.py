@@ -38,7 +38,13 @@ ENERGY_GROSS = Quantity("energy_per_sample_gross_j", "gross energy per sample", 
 ENERGY_NET_EST = Quantity("energy_per_sample_net_estimated_j", "net energy per sample", "J", estimated=True)
 ENERGY_GROSS_EST = Quantity("energy_per_sample_gross_estimated_j", "gross energy per sample", "J", estimated=True)
 LATENCY = Quantity("latency_mean_ms", "mean latency per batch", "ms", energy=False)
-QUANTITIES = (ENERGY_GROSS, ENERGY_NET, ENERGY_GROSS_EST, ENERGY_NET_EST, LATENCY)
+# only where the sweep was given a carbon intensity (carbon.intensity_g_per_kwh); they never rank runtimes
+CARBON = tuple(
+    Quantity(f"co2e_{kind}{est}_g_per_1000_samples", f"CO2e per 1,000 samples ({kind})", "g", bool(est), energy=False)
+    for kind in ("net", "gross")
+    for est in ("", "_estimated")
+)
+QUANTITIES = (ENERGY_GROSS, ENERGY_NET, ENERGY_GROSS_EST, ENERGY_NET_EST, LATENCY, *CARBON)
 # Order of preference for ranking: measured before estimated; net (the paper's idle-subtracted figure) first.
 BASES = (ENERGY_NET, ENERGY_GROSS, ENERGY_NET_EST, ENERGY_GROSS_EST, LATENCY)
 

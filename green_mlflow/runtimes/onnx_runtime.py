@@ -14,7 +14,7 @@ import numpy as np
 import onnxruntime as ort
 
 from green_mlflow.contract import JobSpec
-from green_mlflow.models.inputs import make_inputs
+from green_mlflow.models.inputs import ORT_DTYPES, declared_inputs, make_inputs
 
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -90,6 +90,23 @@ def verify_provider(requested: str, available: list[str], in_use: list[str]) -> 
         )
 
 
+# models whose inputs the graph declares (the user's own): filled by name, dtype and shape (models.inputs)
+GRAPH_INPUT_KINDS = ("onnx_file", "python")
+
+
+def graph_inputs(session: ort.InferenceSession) -> list[tuple[str, str, list]]:
+    """The graph's inputs as (name, numpy dtype, shape with symbolic names); ValueError for a type that cannot be fed."""
+    declared = []
+    for item in session.get_inputs():
+        if item.type not in ORT_DTYPES:
+            raise ValueError(
+                f"input {item.name} has type {item.type}, which green_mlflow cannot fill; allowed: "
+                f"{', '.join(ORT_DTYPES)}"
+            )
+        declared.append((item.name, ORT_DTYPES[item.type], list(item.shape)))
+    return declared
+
+
 class OnnxSession:
     def __init__(self, spec: JobSpec):
         if not spec.onnx_path:
@@ -102,13 +119,17 @@ class OnnxSession:
         providers = provider_chain(self.requested, spec.device_id, spec.trt_cache_dir)
         self.session = ort.InferenceSession(spec.onnx_path, sess_options=options, providers=providers)
         verify_provider(self.requested, ort.get_available_providers(), self.session.get_providers())
-        arrays = make_inputs(spec.model, self.batch_size, spec.seed)
+        if spec.model["kind"] in GRAPH_INPUT_KINDS:
+            arrays = declared_inputs(graph_inputs(self.session), spec.model, self.batch_size, spec.seed)
+        else:
+            arrays = make_inputs(spec.model, self.batch_size, spec.seed)
         wanted = {i.name for i in self.session.get_inputs()}
         self.feeds = {k: v for k, v in arrays.items() if k in wanted}
         missing = wanted - set(self.feeds)
         if missing:
             raise ValueError(f"the ONNX model expects inputs {sorted(missing)} that the model config does not make")
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self.input_shapes = ", ".join(f"{k} {v.dtype}{list(v.shape)}" for k, v in self.feeds.items())
 
     def run(self) -> None:
         self.session.run(None, self.feeds)
@@ -126,6 +147,7 @@ class OnnxSession:
             "provider_in_use": self.session.get_providers()[0],
             "providers_available": ",".join(ort.get_available_providers()),
             "graph_optimization_level": str(self.session.get_session_options().graph_optimization_level),
+            "inputs": self.input_shapes,
             **({"gpu_library_problems": "; ".join(self.library_problems)} if self.library_problems else {}),
         }
 

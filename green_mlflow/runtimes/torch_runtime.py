@@ -12,6 +12,7 @@ import torch
 
 from green_mlflow.contract import JobSpec
 from green_mlflow.models.inputs import OUTPUT_NAMES, make_inputs
+from green_mlflow.models.torch_factory import build_factory_model, output_tensors
 from green_mlflow.models.torch_models import build_model, parameter_count
 from green_mlflow.runtimes.cuda_graph import GraphReplay
 
@@ -25,12 +26,17 @@ class TorchSession:
         self.device = torch.device(provider, spec.device_id if provider == "cuda" else None)
         self.batch_size = spec.batch_size
         self.model_cfg = spec.model
-        self.model = build_model(self.model_cfg, spec.seed).to(self.device)
-        arrays = make_inputs(self.model_cfg, self.batch_size, spec.seed)
-        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}
-        # vision models take one positional tensor; BertModel must get keywords (see torch_models)
-        self.args = tuple(tensors.values()) if self.model_cfg["kind"] == "image" else ()
-        self.kwargs = {} if self.args else tensors
+        if self.model_cfg["kind"] == "python":  # the user's factory: its module, its inputs' names and shapes
+            built = build_factory_model(self.model_cfg, self.batch_size, spec.seed)
+            self.model, tensors, keywords = built.module.to(self.device), built.inputs, built.keywords
+        else:
+            self.model = build_model(self.model_cfg, spec.seed).to(self.device)
+            tensors = make_inputs(self.model_cfg, self.batch_size, spec.seed)
+            # vision models take one positional tensor; BertModel must get keywords (see torch_models)
+            keywords = self.model_cfg["kind"] != "image"
+        tensors = {k: torch.as_tensor(v).to(self.device) for k, v in tensors.items()}
+        self.args = () if keywords else tuple(tensors.values())
+        self.kwargs = tensors if keywords else {}
         self._cuda = self.device.type == "cuda"
         self._forward = torch.compile(self.model) if self.mode == "compile" else self.model
         self._graph = None
@@ -57,6 +63,8 @@ class TorchSession:
         else:
             with torch.inference_mode():
                 out = self._forward(*self.args, **self.kwargs)
+        if self.model_cfg["kind"] == "python":
+            return {name: t.detach().cpu().numpy() for name, t in output_tensors(out).items()}
         tensors = out if isinstance(out, tuple) else (out,)
         names = OUTPUT_NAMES[self.model_cfg["kind"]]
         return {name: t.detach().cpu().numpy() for name, t in zip(names, tensors)}

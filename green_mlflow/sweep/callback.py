@@ -9,6 +9,7 @@ skips ``on_multirun_end`` when a job raised, so jobs never raise for a failed me
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from green_mlflow.plan import PlanError, plan_job
 from green_mlflow.redaction import redact_overrides, redact_text, redact_uri
 from green_mlflow.sweep.lifecycle import FolderTaken, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.sweep.matrix import without_native_sources
+from green_mlflow.sweep.outcome import current
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import TrackingError, open_store
 
@@ -40,7 +42,8 @@ def _make_folder(key: str, folder: Path) -> None:
 
 def _runnable_jobs(config: DictConfig) -> int:
     """Every job of the sweep composes, before its parent run exists (Hydra composes them only later);
-    returns how many of them the plan accepts (the others will be pruned with their reason)."""
+    returns how many of them the plan accepts (the others will be pruned with their reason), and records how
+    many jobs the sweep launches, repetitions included (``SweepOutcome.total_jobs``, for "job k/N")."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -53,7 +56,7 @@ def _runnable_jobs(config: DictConfig) -> int:
     combinations = without_native_sources(
         combinations, lambda c: str(loader.load_sweep_config(config, list(c)).runtime.name)
     )
-    runnable = 0
+    runnable = total = 0
     for combination in combinations:
         try:
             job_config = loader.load_sweep_config(config, list(combination))
@@ -67,11 +70,13 @@ def _runnable_jobs(config: DictConfig) -> int:
             raise SystemExit(2) from err
         with open_dict(job_config):
             del job_config["hydra"]
+        total += max(int(job_config.measure.repetitions), 1)
         try:
             plan_job(job_config)
             runnable += 1
         except PlanError:
             pass  # the job says why when it runs (pruned)
+    current().total_jobs = total
     return runnable
 
 
@@ -80,6 +85,7 @@ class SweepRunCallback(Callback):
         _make_folder("hydra.run.dir", Path(str(config.hydra.run.dir)))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        current().started_s = time.monotonic()
         _make_folder("hydra.sweep.dir", Path(str(config.hydra.sweep.dir)))
         runnable = _runnable_jobs(config)
         # Hydra turns an exception raised here into a warning and launches the jobs anyway, each of

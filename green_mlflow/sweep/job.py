@@ -35,8 +35,41 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GREEN_MLFLOW_CACHE_DIR", default))
 
 
-def say(label: str):
-    return lambda line: print(f"  [{label}] {line}", file=sys.stderr, flush=True)
+# what a child process says for itself; anything else it prints is its framework's (TensorFlow's oneDNN and
+# absl banners, MXNet's warnings, exporters' chatter)
+OWN_CHILD_LINES = ("[worker] ", "sampler: ")
+
+
+class JobProgress:
+    """A job's lines: its own always reach the terminal (stderr); its child processes' only when they are the
+    worker's own or ``verbose=true``. All of them go to the job's log file (``logs/job.log`` of its run)."""
+
+    def __init__(self, label: str, log_path: Path | None = None, verbose: bool = False):
+        self.label, self.log_path, self.verbose = label, log_path, verbose
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _keep(self, line: str) -> None:
+        if self.log_path is not None:
+            with open(self.log_path, "a") as fh:
+                fh.write(line + "\n")
+
+    def _show(self, line: str) -> None:
+        print(f"  [{self.label}] {line}", file=sys.stderr, flush=True)
+
+    def __call__(self, line: str) -> None:
+        self._keep(line)
+        self._show(line)
+
+    def child(self, line: str) -> None:
+        """A line a child process printed (``launch.run_module`` hands them here)."""
+        self._keep(line)
+        if self.verbose or line.startswith(OWN_CHILD_LINES):
+            self._show(line)
+
+
+def say(label: str) -> JobProgress:
+    return JobProgress(label)
 
 
 def config_yaml(cfg) -> str:
@@ -51,6 +84,8 @@ def job_params(cfg, job: Job) -> dict[str, str]:
     config.pop("tracking", None)  # where runs go is not a property of the measurement (and may hold credentials)
     params = flatten_params(config)
     params["mode"] = job.mode  # resolved: "default" means the runtime's default
+    if job.runtime == "onnx":  # the job's own: a user's ONNX file has no source framework (conf says torch)
+        params["runtime.source"] = job.source or "file"
     return params
 
 
@@ -72,7 +107,7 @@ def run_job(
     ``idle`` is this host's idle baseline (``green_mlflow.sweep.idle``): net energy and the cool-down's
     target temperature come from it.
     """
-    progress = say(job.label)
+    progress = JobProgress(job.label, out_dir / "job.log", bool(cfg.get("verbose", False)))
     run_id = runs.start_child(
         store,
         parent_run_id,
@@ -98,6 +133,8 @@ def run_job(
         reason = f"{type(err).__name__}: {err}"
         runs.log_text(store, run_id, "error.txt", traceback.format_exc())
     status = "FAILED" if reason else "FINISHED"
+    if progress.log_path.exists():  # everything the job and its processes said, framework noise included
+        runs.log_text(store, run_id, "logs/job.log", progress.log_path.read_text(errors="replace"))
     runs.log_values(store, run_id, {"job_wall_s": time.monotonic() - began}, {"green.status_reason": reason or ""})
     runs.finish(store, run_id, status)
     row.update(status=status, reason=reason)

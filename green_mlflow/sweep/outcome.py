@@ -7,7 +7,7 @@ the start of a command, ``current()`` returns it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -18,6 +18,22 @@ class SweepOutcome:
     failed: int = 0  # jobs that did not finish (or 1 when nothing ran)
     exit_code: int | None = None  # set when a command is refused outright (2: bad configuration or store)
     store_lost: str | None = None  # why the tracking store stopped answering mid-sweep: later jobs are not measured
+    total_jobs: int | None = None  # jobs the sweep will launch (repetitions included), for "job k/N"
+    started_s: float | None = None  # time.monotonic() when the sweep began
+    job_durations_s: list[float] = field(default_factory=list)  # of the jobs done so far in this process
+
+    def progress(self, k: int, now_s: float) -> str:
+        """``job k/N · elapsed … · about … left`` (the estimate from the jobs done so far in this process)."""
+        total = f"/{self.total_jobs}" if self.total_jobs else ""
+        parts = [f"job {k}{total}"]
+        if self.started_s is not None:
+            parts.append(f"elapsed {duration(now_s - self.started_s)}")
+        done = self.job_durations_s
+        if done and self.total_jobs:
+            left = max(self.total_jobs - len(done), 0)
+            if left:
+                parts.append(f"about {duration(left * sum(done) / len(done))} left")
+        return " · ".join(parts)
 
     def refuse(self, exit_code: int = 2) -> None:
         """The command was refused before anything ran."""
@@ -41,3 +57,13 @@ def begin() -> SweepOutcome:
 
 def current() -> SweepOutcome:
     return _outcome
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``2 h 04 min``."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

@@ -10,6 +10,7 @@ Repetitions therefore upload the bytes once. ``register=true`` registers it in t
 
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,8 +28,10 @@ _lock = threading.Lock()
 
 
 def registered_name(model: str, source: str | None) -> str:
-    """The Model Registry name of a converted model: ``green-mlflow-<model>-from-<source>`` (or ``-onnx-file``)."""
-    return f"{REGISTERED_PREFIX}-{model}-" + (f"from-{source}" if source else "onnx-file")
+    """The Model Registry name of a measured ONNX model: ``green-mlflow-<model>-from-<source>``, or
+    ``green-mlflow-<file name>-onnx-file`` for a user's file; ``model`` may be a path or ``pkg.mod:function``."""
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(model).name if "/" in model else model).strip("-.") or "model"
+    return f"{REGISTERED_PREFIX}-{label}-" + (f"from-{source}" if source else "onnx-file")
 
 
 def signature_and_example(onnx_path: Path, seed: int = 0):

@@ -123,10 +123,12 @@ def log_json(store: Store, run_id: str, name: str, payload: object, artifact_pat
 
 
 def log_text(store: Store, run_id: str, name: str, text: str) -> None:
+    """``text`` as the artifact ``name`` (``folder/file`` allowed), redacted."""
+    folder, _, filename = name.rpartition("/")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
+        path = Path(tmp) / filename
         path.write_text(redact_text(text))
-        store.client.log_artifact(run_id, str(path))
+        store.client.log_artifact(run_id, str(path), folder or None)
 
 
 def log_file(store: Store, run_id: str, path: Path, artifact_path: str | None = None) -> None:

@@ -34,6 +34,7 @@ from tests.helpers.cli_in_process import (
     run_in_process,
     snapshot,
 )
+from tests.helpers.own_models import TEXT_INPUTS, model_proto
 
 # -- fixtures -------------------------------------------------------------------------------------------
 
@@ -248,3 +249,35 @@ def test_sweep_with_zero_repetitions_prunes_its_jobs_with_the_reason(own_store: 
     assert [status for _, status, _, _ in new] == ["FAILED"], (
         "only the sweep's parent run, FAILED: pruned jobs make none"
     )
+
+
+# -- a user's own model (README "Measure your own model"): refused before anything is measured ---------------
+
+OWN_MODEL = {
+    "no_path": Bad(("model=onnx_file", "runtime=onnx"), ("model=onnx_file needs the file: model.path=",), "own"),
+    "missing_file": Bad(
+        ("model=onnx_file", "runtime=onnx", "model.path=/nonexistent/own.onnx"),
+        ("model.path=/nonexistent/own.onnx does not exist",),
+        "own",
+    ),
+    "not_onnx": Bad(("model=onnx_file", "runtime=onnx", "model.path=<text>"), ("is not an ONNX model",), "own"),
+    "file_on_torch": Bad(("model=onnx_file", "model.path=<file>"), ("allowed: runtime=onnx",), "own"),
+    "unsized_dim": Bad(
+        ("model=onnx_file", "runtime=onnx", "model.path=<file>"), ("model.dims={sequence:<size>}",), "own"
+    ),
+    "unknown_arch": Bad(("model=torchvision", "model.arch=resnet_18"), ("model.arch=resnet_18 is not a",), "own"),
+    "no_factory": Bad(("model=python",), ("model=python needs your function",), "own"),
+    "factory_on_tf": Bad(("model=python", "model.factory=m:f", "runtime=tf"), ("allowed: runtime=torch",), "own"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OWN_MODEL))
+def test_a_users_model_that_cannot_run_ends_in_a_short_error(name: str, own_store: Path, tmp_path: Path, capfd):
+    (tmp_path / "own.onnx").write_bytes(model_proto(TEXT_INPUTS))
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    bad = OWN_MODEL[name]
+    fill = {"<file>": str(tmp_path / "own.onnx"), "<text>": str(tmp_path / "notes.txt")}
+    overrides = tuple(next((o.replace(k, v) for k, v in fill.items() if k in o), o) for o in bad.overrides)
+    before = snapshot(own_store)
+    outcome = run_in_process(list(overrides), tmp_path, f"sqlite:///{own_store}", capfd)
+    assert_refused_cleanly(outcome, (Bad(overrides, bad.expect, bad.kind),), before, snapshot(own_store))

@@ -10,7 +10,7 @@ from hydra.conf import HydraConf
 from hypothesis import event
 from hypothesis import strategies as st
 
-from green_mlflow.config.schema import GreenConfig
+from green_mlflow.config.schema import MODEL_KINDS, GreenConfig
 from green_mlflow.registry import RUNTIMES
 from tests.helpers.project import ROOT
 
@@ -20,6 +20,7 @@ HYDRA_FLAGS = [f for f in get_args_parser()._option_string_actions if f.startswi
 CONF = ROOT / "conf"
 GROUPS = ("runtime", "model", "provider", "mode", "measure", "tracking")  # the README's config groups
 OPTIONS = {group: sorted(p.stem for p in (CONF / group).glob("*.yaml")) for group in GROUPS}
+OWN_MODELS = ("onnx_file", "torchvision", "python")  # a user's own model: not valid without model.path, arch, factory
 PORT = "<closed-port>"  # replaced by a loopback port that refuses connections (fixture ``closed_port``)
 SECRET = "s3cret-pw"  # a password inside tracking URIs: it must never be printed
 
@@ -115,6 +116,8 @@ def wrong_type(draw) -> Bad:
     else:
         key = draw(st.sampled_from(FLOAT_KEYS))
         value = draw(st.sampled_from(["fast", "true", "[1]", "{s:1}", "", "null", "5s"]))
+    if (key, value) == ("model.image_size", "null"):  # null is allowed there: model=torchvision's documented size
+        return Bad((f"{key}={value}",), ("model.image_size=null is only for model=torchvision",), "wrong type")
     return Bad((f"{key}={value}",), (f"Error merging override {key}=",), "wrong type")
 
 
@@ -210,8 +213,8 @@ def invalid_combination(draw) -> Bad:
         expect = (f"runtime.source={shown} is not available for runtime=onnx; allowed: torch, tf, mxnet",)
         return Bad(("runtime=onnx", f"runtime.source={source}"), expect, "invalid combination")
     if choice == 5:
-        kind = draw(NAMES.filter(lambda k: k not in ("image", "text")))
-        expect = (f"model.kind={kind} is not available for model=", "allowed: image, text")
+        kind = draw(NAMES.filter(lambda k: k not in MODEL_KINDS))
+        expect = (f"model.kind={kind} is not available for model=", f"allowed: {', '.join(MODEL_KINDS)}")
         return Bad((f"model.kind={kind}",), expect, "invalid combination")
     window = draw(st.floats(0, 1, exclude_max=True))
     return Bad(("provider=cuda", f"measure.window_min_s={window!r}"), ("too short for GPU energy",), "GPU window")
@@ -259,7 +262,7 @@ def bad_input() -> st.SearchStrategy[Bad]:
 # valid overrides mixed in: alone they would start a measurement, so every case also has a defect
 VALID = {
     "runtime": st.sampled_from(OPTIONS["runtime"]),
-    "model": st.sampled_from(OPTIONS["model"]),
+    "model": st.sampled_from([m for m in OPTIONS["model"] if m not in OWN_MODELS]),
     "measure": st.sampled_from(OPTIONS["measure"]),
     "provider": st.just("cpu"),
     "mode": st.just("default"),

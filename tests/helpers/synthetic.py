@@ -62,6 +62,7 @@ class Job:
     trace_steps: int = 0
     extra_params: dict[str, str] = field(default_factory=dict)
     extra_tags: dict[str, str] = field(default_factory=dict)
+    carbon_g_per_kwh: float | None = None  # a sweep given carbon.intensity_g_per_kwh logs CO2e per 1,000 samples
 
 
 def job_metrics(job: Job) -> dict[str, float]:
@@ -84,6 +85,9 @@ def job_metrics(job: Job) -> dict[str, float]:
         metrics[f"{domain}_energy_per_sample_net{est}_j"] = net
         metrics[f"energy_per_sample_gross{est}_j"] = job.energy_j
         metrics[f"energy_per_sample_net{est}_j"] = net
+        if job.carbon_g_per_kwh is not None:
+            for kind, joules in (("gross", job.energy_j), ("net", net)):
+                metrics[f"co2e_{kind}{est}_g_per_1000_samples"] = job.carbon_g_per_kwh * joules * 1000 / 3.6e6
     return metrics
 
 

@@ -77,6 +77,7 @@ def store(tmp_path_factory) -> tuple[MlflowClient, str, dict[str, str]]:
             jobs("torch", TORCH, estimated=False) + jobs("mxnet", TF, mode="hybrid", estimated=False),
         ),
         "modes": make_sweep(client, "modes", jobs("torch", TORCH) + jobs("torch", ONNX, mode="compiled")),
+        "carbon": make_sweep(client, "carbon", jobs("torch", TORCH[:3], carbon_g_per_kwh=400.0)),
     }
     sweeps["second_clear"] = make_sweep(client, "clear", jobs("torch", TORCH[:2]), name="second sweep")
     return client, uri, sweeps
@@ -152,6 +153,13 @@ def test_measured_energy_ranks_before_estimates_and_only_estimates_are_marked(st
     assert "<b>est.</b>" not in render(measured) and "(estimated)" not in measured.groups[0].verdict
     estimated = render(analyse(load(client, sweeps["single"])))
     assert estimated.count("<b>est.</b>") == 4, "gross and net of both runtimes carry the estimate mark"
+
+
+def test_co2e_is_shown_where_the_sweep_was_given_a_carbon_intensity_and_nowhere_else(store):
+    client, _, sweeps = store
+    with_carbon = render(analyse(load(client, sweeps["carbon"])))
+    assert "CO2e per 1,000 samples (net) — estimated (g)" in with_carbon
+    assert "CO2e" not in render(analyse(load(client, sweeps["single"])))
 
 
 def test_missing_metrics_are_gaps_never_zeros_and_failed_and_pruned_jobs_keep_their_reasons(store):

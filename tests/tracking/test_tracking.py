@@ -241,3 +241,11 @@ def test_efficiency_and_carbon_come_from_each_logged_total_and_never_from_a_non_
     assert carbon["co2e_gross_g_per_1000_samples"] == pytest.approx(0.4)  # 400 g/kWh × 0.001 kWh
     assert carbon["co2e_net_estimated_g_per_1000_samples"] == pytest.approx(0.8)
     assert not [k for k in out if k.startswith("co2e")]
+
+
+def test_registered_names_are_registry_safe_for_paths_and_factories():
+    from green_mlflow.tracking.models import registered_name
+
+    assert registered_name("mobilenet_v2", "torch") == "green-mlflow-mobilenet_v2-from-torch"
+    assert registered_name("/data/my model.onnx", None) == "green-mlflow-my-model.onnx-onnx-file"
+    assert registered_name("team.models:build", "torch") == "green-mlflow-team.models-build-from-torch"
