@@ -100,9 +100,7 @@ J_PER_WH = 3600.0
 J_PER_KWH = 3.6e6
 
 
-def efficiency_metrics(
-    metrics: dict[str, float], intensity_g_per_kwh: float | None = None
-) -> dict[str, float]:
+def efficiency_metrics(metrics: dict[str, float], intensity_g_per_kwh: float | None = None) -> dict[str, float]:
     """From each total energy per sample a job logged (measured and estimated apart, gross and net): Wh per
     1,000 samples (AI Energy Score's unit), samples per kWh, and with a carbon intensity, grams CO2e per
     1,000 samples. A total that is not positive (net energy below idle) gives no efficiency figure."""
