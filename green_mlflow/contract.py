@@ -5,12 +5,10 @@ boundaries share one shape, "spec.json in, result.json out" (``serve``):
 
 - the worker (``python -m green_mlflow.worker``): ``JobSpec`` in, ``WorkerResult`` out;
 - the idle worker (``python -m green_mlflow.worker.idle``): ``IdleSpec`` in, ``IdleResult`` out;
-- a converter (``python -m green_mlflow.convert.<source>_to_onnx``): ``ConversionSpec`` in,
-  ``ConversionReport`` out.
+- a converter (``python -m green_mlflow.convert.<source>_to_onnx``): ``ConversionSpec`` in, ``ConversionReport`` out.
 
-Units are in the field names (``_j`` joules, ``_w`` watts, ``_s`` seconds, ``_ms`` milliseconds).
-Every document carries ``schema_version``; reading a document of another version fails with a
-message that says so, instead of a ``KeyError`` deep in the worker or the logging.
+Units are in the field names (``_j``, ``_w``, ``_s``, ``_ms``). Every document carries ``schema_version``;
+reading another version's fails with a message saying so, not a ``KeyError`` deep in the worker.
 """
 
 from __future__ import annotations
@@ -180,9 +178,8 @@ class JobSpec(Document):
 class DomainEnergy:
     """Energy of one domain (``gpu`` board, ``cpu`` package, ``dram``) over a run's windows.
 
-    ``method`` is ``counter``, ``polled``, ``estimated`` or ``unavailable`` (then only ``detail``, the
-    reason, is set — never a 0). Totals cover the windows that read cleanly; the others are listed in
-    ``errors`` and their entries in ``window_energy_j`` are None.
+    ``method`` is ``counter``, ``polled``, ``estimated`` or ``unavailable`` (then only ``detail``, the reason,
+    is set — never a 0). Totals cover the clean windows; the others are in ``errors``, None in ``window_energy_j``.
     """
 
     method: str
@@ -254,6 +251,20 @@ class Contention:
 
 
 @dataclass
+class CpuContention:
+    """Did other processes use the CPU during warm-up and windows (``other_cores``: their CPU time / span, in
+    cores; ``top_processes``: ``"name (pid N)"`` → cores)? ``checked`` False: ``reason``."""
+
+    checked: bool
+    reason: str | None = None
+    span_s: float | None = None
+    other_cores: float | None = None
+    threshold_cores: float | None = None
+    detected: bool = False
+    top_processes: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class SamplerFacts:
     interval_s: float
     samples: int
@@ -285,6 +296,7 @@ class WorkerResult(Outcome):
     utilisation: dict[str, float] = field(default_factory=dict)  # means (peaks for memory) over the windows
     temperatures: dict[str, float] = field(default_factory=dict)
     contention: Contention | None = None
+    cpu_contention: CpuContention | None = None
     sampler: SamplerFacts | None = None
     malloc_env: dict[str, str] = field(default_factory=dict)
     traces: Traces | None = None

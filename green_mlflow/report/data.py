@@ -18,6 +18,8 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from green_mlflow.tracking.flags import FLAG_TAGS
+
 DOMAINS = ("gpu", "cpu", "dram")
 JOBS_ARTIFACT = "summary/jobs.jsonl"
 PAGE_SIZE = 1000
@@ -58,6 +60,7 @@ class JobRun:
     idle: dict[str, str]  # energy domain -> where its idle power came from, or why there is no net energy
     covers: dict[str, str]  # total (total_gross, total_net_estimated, …) -> the domains it sums
     hardware: str = ""  # the GPU (GPU providers) or the CPU model the job ran on: runs of two are never pooled
+    flags: dict[str, str] = field(default_factory=dict)  # quality tag -> "detected: …" / "drifting: …"
 
     @property
     def runtime_label(self) -> str:
@@ -149,6 +152,7 @@ def job_from_run(run: Run) -> JobRun:
         idle={d: tags[f"energy.{d}.idle"] for d in DOMAINS if f"energy.{d}.idle" in tags},
         covers={k[len("energy.") : -len(".covers")]: v for k, v in tags.items() if COVERS.match(k)},
         hardware=_hardware(tags, _param(run, "provider")),
+        flags={k: tags[k] for k in FLAG_TAGS if tags.get(k, "").startswith(("detected", "drifting"))},
     )
 
 

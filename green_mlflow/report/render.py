@@ -227,11 +227,29 @@ def _group(index: int, group: Group, link: RunLink | None) -> str:
     parts.append(_traces(group))
     for note in group.notes:
         parts.append(f'<p class="small warn">{_e(note)}</p>')
+    parts.append(_flagged(group, link))
     if group.trace_runs:
         chosen = ", ".join(f"{_e(role)}: {_run_name(run, link)}" for role, run in group.trace_runs)
         parts.append(f'<p class="small">Runs whose traces are shown — {chosen}.</p>')
     parts.append("</section>")
     return "".join(parts)
+
+
+def _flagged(group: Group, link: RunLink | None) -> str:
+    """Runs measured beside other work or drifting: kept in every figure above, listed here to judge."""
+    items = [
+        f"<li>{_run_name(run, link)} ({_e(series.name)}): {_e(tag.removeprefix('green.').replace('_', ' '))} "
+        f"{_e(value)}</li>"
+        for series in group.series
+        for run in series.runs
+        for tag, value in sorted(run.flags.items())
+    ]
+    if not items:
+        return ""
+    return (
+        '<div class="flagged warn"><p class="small">⚠ Flagged runs, included in every figure above (nothing is '
+        f'dropped silently): judge them yourself or measure again.</p><ul class="small">{"".join(items)}</ul></div>'
+    )
 
 
 def _not_finished(view: View, link: RunLink | None) -> str:

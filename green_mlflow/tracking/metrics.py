@@ -12,6 +12,7 @@ from typing import Any
 
 from green_mlflow.contract import Contention, ConversionReport, DomainEnergy, IdleResult, WorkerResult
 from green_mlflow.meters.base import MEASURED
+from green_mlflow.tracking.flags import cpu_contention_tags, stability_tags_and_metrics
 
 
 def flatten_params(config: dict) -> dict[str, str]:
@@ -137,6 +138,9 @@ def result_metrics(result: WorkerResult) -> dict[str, float]:
     metrics.update(result.temperatures)
     if result.cooldown is not None:
         metrics["cooldown_wait_s"] = result.cooldown.waited_s
+    metrics.update(stability_tags_and_metrics(result)[1])
+    if result.cpu_contention is not None and result.cpu_contention.other_cores is not None:
+        metrics["cpu_contention_other_cores"] = result.cpu_contention.other_cores
     return metrics
 
 
@@ -153,6 +157,8 @@ def result_tags(result: WorkerResult) -> dict[str, str]:
     if result.cooldown is not None:
         tags["cooldown"] = result.cooldown.outcome
     tags.update(contention_tags(result.contention))
+    tags.update(cpu_contention_tags(result.cpu_contention))
+    tags.update(stability_tags_and_metrics(result)[0])
     tags["worker.malloc"] = " ".join(f"{k}={v}" for k, v in result.malloc_env.items()) or "glibc defaults"
     return tags
 

@@ -20,6 +20,7 @@ from green_mlflow.meters import Trace, discover_meters
 from green_mlflow.meters.nvml import gpu_facts
 from green_mlflow.meters.thermometer import gpu_temperature_c, read_temperatures_c
 from green_mlflow.runtimes import load_session
+from green_mlflow.worker import cpu_contention
 from green_mlflow.worker.cooldown import cool_down
 from green_mlflow.worker.host import host_facts
 from green_mlflow.worker.protocol import measure_span, run_protocol
@@ -56,7 +57,10 @@ def measure_job(spec: JobSpec, progress=_progress) -> WorkerResult:
         progress(f"loading {spec.model['name']} in {spec.runtime} ({spec.provider}, {spec.mode})")
         load, session = measure_span("load", meters, lambda: load_session(spec))
         info = session.info()
+        cpu_before = cpu_contention.snapshot()
         warmup, windows = run_protocol(session, meters, measure, progress)
+        cpu_after = cpu_contention.snapshot()
+        others = cpu_contention.summarise_cpu_contention(cpu_before, cpu_after, cpu_contention.own_pids())
         temps_end = read_temperatures_c(gpu_id)
     finally:
         trace_path = sampler.stop()
@@ -104,6 +108,7 @@ def measure_job(spec: JobSpec, progress=_progress) -> WorkerResult:
         contention=summarise_contention(
             trace, windows, processes, None if gpu_in_trace else "no GPU meter in this run (no NVML or no GPU)"
         ),
+        cpu_contention=others,
         sampler=SamplerFacts(interval_s=interval_s, samples=len(trace.t_s)),
         malloc_env={k: v for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_")},
         traces=Traces(utilisation=str(trace_path), latency=str(out_dir / "latency_ms.csv")),

@@ -22,6 +22,7 @@ from tests.helpers.synthetic import Job, make_sweep
 
 TORCH = [0.95, 1.0, 1.05, 0.98, 1.02, 1.01]  # energy per sample (J) of six repetitions
 ONNX = [0.66, 0.70, 0.72, 0.69, 0.71, 0.68]
+DRIFTING = "drifting: latency +3.0 % per window (Mann-Kendall p=0.017)"
 TF = [1.4, 1.5, 1.45, 1.55, 1.48, 1.52]
 
 
@@ -77,7 +78,12 @@ def store(tmp_path_factory) -> tuple[MlflowClient, str, dict[str, str]]:
             jobs("torch", TORCH, estimated=False) + jobs("mxnet", TF, mode="hybrid", estimated=False),
         ),
         "modes": make_sweep(client, "modes", jobs("torch", TORCH) + jobs("torch", ONNX, mode="compiled")),
-        "carbon": make_sweep(client, "carbon", jobs("torch", TORCH[:3], carbon_g_per_kwh=400.0)),
+        "carbon": make_sweep(
+            client,
+            "carbon",
+            jobs("torch", TORCH[:3], carbon_g_per_kwh=400.0)
+            + jobs("onnx", ONNX[:3], source="torch", mode="ort_all", extra_tags={"green.stability": DRIFTING}),
+        ),
     }
     sweeps["second_clear"] = make_sweep(client, "clear", jobs("torch", TORCH[:2]), name="second sweep")
     return client, uri, sweeps
@@ -160,6 +166,15 @@ def test_co2e_is_shown_where_the_sweep_was_given_a_carbon_intensity_and_nowhere_
     with_carbon = render(analyse(load(client, sweeps["carbon"])))
     assert "CO2e per 1,000 samples (net) — estimated (g)" in with_carbon
     assert "CO2e" not in render(analyse(load(client, sweeps["single"])))
+
+
+def test_flagged_runs_are_listed_beside_their_numbers_and_none_is_dropped(store):
+    client, _, sweeps = store
+    view = analyse(load(client, sweeps["carbon"]))
+    page = render(view)
+    assert page.count(f"stability {DRIFTING}") == 3 and "Flagged runs, included in every figure" in page
+    assert sum(len(s.finished) for g in view.groups for s in g.series) == 6, "flagged runs still count"
+    assert "Flagged runs" not in render(analyse(load(client, sweeps["single"])))
 
 
 def test_missing_metrics_are_gaps_never_zeros_and_failed_and_pruned_jobs_keep_their_reasons(store):
