@@ -24,6 +24,7 @@ from green_mlflow.convert.onnx_file import ELEM_TYPES, onnx_file_problem, read_h
 from green_mlflow.meters.nvml import visible_gpus
 from green_mlflow.models.catalog import TORCHVISION_ARCHS, unknown_arch
 from green_mlflow.models.catalog import image_size as documented_size
+from green_mlflow.models.hf_checkpoint import checkpoint_inputs, model_files, read_checkpoint
 from green_mlflow.models.inputs import resolve_shapes
 from green_mlflow.registry import Runtime, runtime
 
@@ -32,7 +33,9 @@ MIN_GPU_WINDOW_S = 1.0  # docs/method.md rule 8: NVML's counter is not trustwort
 NOT_HASHED_MEASURE = ("repetitions", "idle_s")
 # the own-model fields (README "Measure your own model"): left out of a job's model while unset, so that the
 # study models' configuration hashes and ONNX cache keys are those of the stores made before they existed
-OWN_MODEL_FIELDS = ("path", "dims", "arch", "factory")
+OWN_MODEL_FIELDS = ("path", "dims", "arch", "factory", "weights")
+# the kinds of own model built in PyTorch (with model=torchvision): runtime=torch, or runtime=onnx exported from torch
+TORCH_BUILT = ("python", "hf")
 FILLABLE = tuple(ELEM_TYPES.values())
 
 
@@ -71,7 +74,7 @@ class Job:
         runtime = self.runtime
         if runtime == "onnx":
             runtime = f"onnx(from {self.source})" if self.source else "onnx(file)"
-        model = Path(self.model["path"]).name if self.model["kind"] == "onnx_file" else self.model["name"]
+        model = Path(self.model["path"]).name if self.model["kind"] in ("onnx_file", "hf") else self.model["name"]
         label = f"{runtime} {model} bs={self.batch_size} {self.provider} {self.mode}"
         return f"{label} rep={self.repetition}" if self.measure.repetitions > 1 else label
 
@@ -170,6 +173,25 @@ def find_module(name: str) -> tuple[Path, Path]:
     )
 
 
+def checkpoint_sha256(folder: Path) -> str:
+    """``model=hf``: one sha256 over the sha256 of ``config.json`` and of each weight file (by name). Full content
+    hashes, not size and mtime: a checkpoint copied, re-saved or fine-tuned in place is another configuration (a
+    BERT-base checkpoint takes about a second)."""
+    listing = "".join(f"{p.name} {sha256_of(p)}\n" for p in model_files(folder))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def _weights_file(model: ModelConfig) -> dict:
+    """``model.weights``: the state dict file, found and hashed (ValueError in one line when it is not a file)."""
+    path = Path(model.weights).expanduser().absolute()
+    if not path.is_file():
+        raise ValueError(
+            f"model.weights={model.weights} {'is not a file' if path.exists() else 'does not exist'}; allowed: a "
+            "PyTorch state dict file (torch.save(model.state_dict(), path))"
+        )
+    return {"weights": str(path), "weights_sha256": sha256_of(path)}  # the same path may hold other weights later
+
+
 def model_dict(
     model: ModelConfig, runtime_name: str, source: str | None, python: str | None, batch_size: int
 ) -> tuple[dict, str | None]:
@@ -177,7 +199,7 @@ def model_dict(
     against the runtime (ValueError saying what is allowed), their file found and hashed, their size resolved.
 
     ``model=onnx_file`` has no source framework (None). A ``torchvision`` architecture or ``python`` factory
-    is built in PyTorch: ``runtime=torch``, or ``runtime=onnx`` exported from torch.
+    is built in PyTorch, and ``model=hf`` loaded there: ``runtime=torch``, or ``runtime=onnx`` exported from torch.
     """
     values = asdict(model)
     for key in OWN_MODEL_FIELDS:
@@ -196,14 +218,21 @@ def model_dict(
         _check_graph_inputs(path, model, batch_size)
         values.update(path=str(path), sha256=sha256_of(path))  # the same path may hold another file later
         return values, None
-    if model.kind == "python" or model.architecture == "torchvision":
-        option = "python" if model.kind == "python" else "torchvision"
+    if model.kind in TORCH_BUILT or model.architecture == "torchvision":
+        option = model.kind if model.kind in TORCH_BUILT else "torchvision"
         if runtime_name not in ("torch", "onnx") or (runtime_name == "onnx" and source != "torch"):
             shown = f"runtime=onnx runtime.source={source}" if runtime_name == "onnx" else f"runtime={runtime_name}"
             raise ValueError(
                 f"model={option} is not available with {shown}: it is built in PyTorch; allowed: runtime=torch, "
                 "runtime=onnx runtime.source=torch"
             )
+    if model.kind == "hf":
+        folder = Path(model.path).expanduser().absolute()
+        config = read_checkpoint(folder)
+        values.update(checkpoint_inputs(folder, config, model.seq_len, model.image_size))
+        values.update(path=str(folder), sha256=checkpoint_sha256(folder))
+    if model.weights:
+        values.update(_weights_file(model))
     if model.kind == "python" and not (python and runtime_name == "torch"):
         found = find_module(model.factory.partition(":")[0])
         values.update(factory_dir=str(found[0]), sha256=sha256_of(found[1]))  # its code is part of the model

@@ -25,14 +25,16 @@ MAX_BATCH_SIZE = 4096
 MAX_REPETITIONS = 1000
 MAX_WAIT_S = 86400
 # image, text: the study's models and torchvision architectures (inputs made from the sizes here); onnx_file: your
-# own ONNX file (inputs read from its graph); python: your own PyTorch factory (inputs from its example inputs)
-MODEL_KINDS = ("image", "text", "onnx_file", "python")
+# own ONNX file (inputs read from its graph); python: your own PyTorch factory (inputs from its example inputs); hf: a
+# local Hugging Face checkpoint folder (inputs from its config.json)
+MODEL_KINDS = ("image", "text", "onnx_file", "python", "hf")
 # what each of the user's own model kinds needs, and how to give it (README "Measure your own model")
 REQUIRED = {
     "path": "model=onnx_file needs the file: model.path=/abs/path/model.onnx",
     "arch": "model=torchvision needs an architecture: model.arch=<name> (e.g. resnet18, mobilenet_v3_small, "
     "efficientnet_b0, vit_b_16; torchvision.models.list_models())",
     "factory": "model=python needs your function: model.factory=package.module:function",
+    "checkpoint": "model=hf needs the checkpoint: model.path=/abs/path/folder (a folder written by save_pretrained)",
 }
 
 
@@ -40,8 +42,10 @@ def missing_own_model_field(model: dict) -> str | None:
     """What a user's own model lacks, as the message to show (``model`` unresolved: its ``name`` interpolates
     the missing field, which would otherwise fail first with OmegaConf's words); None when nothing is lacking."""
     kind, architecture = model.get("kind"), model.get("architecture")
-    need = {"onnx_file": "path", "python": "factory"}.get(kind, "arch" if architecture == "torchvision" else None)
-    return REQUIRED[need] if need and model.get(need) in (None, "") else None
+    need = {"onnx_file": "path", "python": "factory", "hf": "path"}.get(
+        kind, "arch" if architecture == "torchvision" else None
+    )
+    return REQUIRED["checkpoint" if kind == "hf" else need] if need and model.get(need) in (None, "") else None
 
 
 FACTORY = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
@@ -87,17 +91,23 @@ class ModelConfig:
     parity_tol: float = 1e-4
     # your own model (README "Measure your own model"); unset for the study's models, and then left out of
     # the job's model (its configuration hash and the ONNX cache key stay what they were)
-    path: str | None = None  # kind onnx_file: the ONNX file
+    path: str | None = None  # kind onnx_file: the ONNX file; kind hf: the checkpoint folder
     dims: dict[str, int] = field(default_factory=dict)  # kind onnx_file: sizes of named symbolic dimensions
     arch: str | None = None  # architecture torchvision: a torchvision.models classification architecture
     factory: str | None = None  # kind python: ``package.module:function`` returning (module, example inputs)
+    weights: str | None = None  # torchvision, python: a PyTorch state dict file loaded into the module (strict)
 
     def __post_init__(self) -> None:
         if self.kind == MISSING:
             return
         _allowed("model.kind", self.kind, MODEL_KINDS, f" for model={self.name}")
-        if self.kind == "onnx_file" and not self.path:
-            raise ValueError(REQUIRED["path"])
+        if self.kind in ("onnx_file", "hf") and not self.path:
+            raise ValueError(REQUIRED["checkpoint" if self.kind == "hf" else "path"])
+        if self.weights and not (self.kind == "python" or self.architecture == "torchvision"):
+            raise ValueError(
+                f"model.weights is not available for model={self.name}: it is a PyTorch state dict for the module "
+                "that model=torchvision or model=python builds; allowed: model=torchvision, model=python"
+            )
         if self.kind == "python":
             if not self.factory:
                 raise ValueError(REQUIRED["factory"])

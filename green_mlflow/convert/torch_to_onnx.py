@@ -68,9 +68,10 @@ def convert(spec: ConversionSpec) -> ConversionReport:
     else:
         module = build_model(model_cfg, spec.seed)
         feeds = make_inputs(model_cfg, spec.batch_size, spec.seed)
-        names = OUTPUT_NAMES[model_cfg["kind"]]
         with torch.inference_mode():
             out = module(*(torch.from_numpy(v) for v in feeds.values()))
+        # a checkpoint's outputs are named as it names them (known after a call); the study's are fixed
+        names = module.output_names if model_cfg["kind"] == "hf" else OUTPUT_NAMES[model_cfg["kind"]]
         reference = {n: t.numpy() for n, t in zip(names, out if isinstance(out, tuple) else (out,))}
     report = {
         "exporter": EXPORTER,

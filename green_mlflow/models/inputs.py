@@ -1,7 +1,9 @@
 """Seeded synthetic inputs, shared by every runtime so that all see identical data.
 
 Images are NCHW float32 in [0, 1) (the layout PyTorch and ONNX exported from PyTorch use);
-text inputs follow BERT's three int64 tensors. A user's own model (``model=onnx_file``, ``model=python``)
+text inputs follow BERT's three int64 tensors. A Hugging Face checkpoint (``model=hf``) gets the same, sized from
+its config.json (``models.hf_checkpoint``): ``pixel_values`` of its channels and size, or token ids below its
+vocabulary, with ``token_type_ids`` only where it has token types. A user's own model (``model=onnx_file``, ``model=python``)
 declares its inputs — names, dtypes, shapes — and ``declared_inputs`` fills them: floats in [0, 1),
 integers (token ids) in [0, ``model.vocab_size``), or [0, 2) where the name holds "mask" or "type".
 """
@@ -15,6 +17,7 @@ import numpy as np
 
 IMAGE_INPUT = "input"
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+HF_IMAGE_INPUT = "pixel_values"  # what transformers' vision models are called with
 # every framework's model returns these, in this order
 OUTPUT_NAMES = {"image": ["logits"], "text": ["last_hidden_state", "pooler_output"]}
 
@@ -22,6 +25,12 @@ OUTPUT_NAMES = {"image": ["logits"], "text": ["last_hidden_state", "pooler_outpu
 def make_inputs(model: dict, batch_size: int, seed: int) -> dict[str, np.ndarray]:
     """Return the named input arrays for ``model`` (a model config dict) at ``batch_size``."""
     rng = np.random.default_rng(seed)
+    if model["kind"] == "hf" and model["modality"] == "image":
+        size, channels = int(model["image_size"]), int(model["num_channels"])
+        return {HF_IMAGE_INPUT: rng.random((batch_size, channels, size, size), dtype=np.float32)}
+    if model["kind"] == "hf":
+        text = make_inputs({**model, "kind": "text"}, batch_size, seed)
+        return text if model.get("type_vocab_size") else {k: v for k, v in text.items() if k != "token_type_ids"}
     if model["kind"] == "image":
         size = int(model["image_size"])
         return {IMAGE_INPUT: rng.random((batch_size, 3, size, size), dtype=np.float32)}
@@ -33,7 +42,7 @@ def make_inputs(model: dict, batch_size: int, seed: int) -> dict[str, np.ndarray
             "attention_mask": np.ones((batch_size, seq_len), dtype=np.int64),
             "token_type_ids": np.zeros((batch_size, seq_len), dtype=np.int64),
         }
-    raise ValueError(f"unknown model kind {model['kind']!r}; allowed: image, text")
+    raise ValueError(f"unknown model kind {model['kind']!r}; allowed: image, text, hf")
 
 
 # ONNX Runtime's input types and the numpy dtypes they are filled with

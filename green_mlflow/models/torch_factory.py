@@ -8,7 +8,8 @@ It is called with ``batch_size=`` the job's batch size, after ``torch.manual_see
 seeded), and returns the module and example inputs: a dict (the module is called with keywords) or a tuple
 (called positionally; named ``input_0``, ``input_1``… in ONNX). The examples fix each input's name, dtype and
 shape — the first dimension must be ``batch_size`` — and green_mlflow fills them with seeded synthetic values
-(``models.inputs.declared_inputs``), the same in PyTorch and in its ONNX export. The module is imported from
+(``models.inputs.declared_inputs``), the same in PyTorch and in its ONNX export. ``model.weights``, a state dict file,
+is then loaded into the module (``torch_models.load_weights``, strict). The module is imported from
 ``model["factory_dir"]`` (the directory the plan found it in) or the interpreter's own path.
 """
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from green_mlflow.models.inputs import declared_inputs
+from green_mlflow.models.torch_models import load_weights
 
 
 class FactoryError(ValueError):
@@ -89,6 +91,8 @@ def build_factory_model(model: dict, batch_size: int, seed: int) -> FactoryModel
             f"{type(result).__name__}"
             + (f" of {', '.join(type(r).__name__ for r in result)}" if isinstance(result, tuple) else "")
         )
+    if model.get("weights"):
+        load_weights(result[0], model, f"the module of model.factory={factory}")
     declared, keywords = _declared(factory, result[1])
     try:
         arrays = declared_inputs(declared, model, batch_size, seed)

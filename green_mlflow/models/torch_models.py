@@ -1,12 +1,16 @@
 """PyTorch builders for the study's models, from their definitions, with seeded random weights.
 
 Weights cannot be downloaded here and neither speed nor energy depends on their values
-(docs/design.md, "Models without a model hub").
+(docs/design.md, "Models without a model hub"). A user's own weights come from local files only: a Hugging Face
+checkpoint folder (``model=hf``) or a state dict loaded into a torchvision or factory module (``model.weights``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -79,11 +83,125 @@ def _torchvision(model: dict) -> torch.nn.Module:
     return get_model(arch, weights=None, **sized)
 
 
+class HfLoadError(ValueError):
+    """A checkpoint folder transformers cannot load as the class it names; one line."""
+
+
+class WeightsError(ValueError):
+    """``model.weights`` cannot be read, or is not a state dict that fits the module; one line."""
+
+
+def one_line(err: BaseException, limit: int = 300) -> str:
+    """An exception as one short line (load_state_dict and unpickling errors span many)."""
+    text = " ".join(f"{type(err).__name__}: {err}".split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _listed(keys: list[str], limit: int = 3) -> str:
+    return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+class _HfForInference(torch.nn.Module):
+    """A transformers model called with its inputs by name (given positionally, in ``inputs``' order), returning its
+    output tensors as a plain tuple (what the ONNX exporter traces); ``output_names`` are their names, e.g.
+    ``logits``, known after the first call."""
+
+    def __init__(self, model: torch.nn.Module, inputs: tuple[str, ...]):
+        super().__init__()
+        self.model, self.inputs = model, inputs
+        self.output_names: list[str] = []
+
+    def forward(self, *tensors):
+        out = self.model(**dict(zip(self.inputs, tensors)), return_dict=True)
+        named = [(k, v) for k, v in out.items() if isinstance(v, torch.Tensor)]
+        self.output_names = [k for k, _ in named]
+        return tuple(v for _, v in named)
+
+
+def _hf(model: dict) -> torch.nn.Module:
+    """``model=hf``: a local checkpoint folder with its weights, as the class its config.json names (its task head),
+    never downloaded (``local_files_only``, ``HF_HUB_OFFLINE``)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: huggingface_hub reads it then
+    import transformers
+
+    path = model["path"]
+    try:
+        config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
+    except Exception as err:
+        raise HfLoadError(f"model.path={path}: transformers cannot read its config.json: {one_line(err)}") from err
+    name = (config.architectures or ["AutoModel"])[0]
+    cls = getattr(transformers, name, None)
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        raise HfLoadError(
+            f"model.path={path}: config.json names the class {name}, which transformers {transformers.__version__} "
+            "does not have; allowed: a checkpoint of a class transformers has (config.architectures)"
+        )
+    if hasattr(config, "use_cache"):
+        config.use_cache = False  # no key/value cache among the outputs: one forward pass is what is measured
+    try:
+        # eager attention, as for bert_base: plain ONNX ops, and the same computation on torch and ONNX Runtime
+        loaded = cls.from_pretrained(path, config=config, local_files_only=True, attn_implementation="eager")
+    except Exception as err:
+        raise HfLoadError(f"model.path={path}: {name}.from_pretrained failed: {one_line(err)}") from err
+    if model["modality"] == "image":
+        inputs: tuple[str, ...] = ("pixel_values",)
+    else:
+        inputs = (
+            ("input_ids", "attention_mask", "token_type_ids")
+            if model.get("type_vocab_size")
+            else ("input_ids", "attention_mask")
+        )
+    return _HfForInference(loaded, inputs)
+
+
+def load_weights(module: torch.nn.Module, model: dict, what: str) -> None:
+    """Load ``model["weights"]`` into ``module`` (``what`` names it in messages): ``torch.load(weights_only=True)``,
+    then ``load_state_dict(strict=True)``; WeightsError in one line when the file changed since it was planned, cannot
+    be read, or does not fit (its missing, unexpected and mis-shaped keys)."""
+    path = Path(model["weights"])
+    given = f"model.weights={path}"
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as err:
+        raise WeightsError(f"{given} cannot be read with torch.load(weights_only=True): {one_line(err)}") from err
+    if model.get("weights_sha256") not in (None, digest):
+        raise WeightsError(f"{given} changed after the sweep was planned (its sha256 differs): measure it again")
+    if not (isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())):
+        held = (
+            f"a dict with keys {_listed([str(k) for k in state])}" if isinstance(state, dict) else type(state).__name__
+        )
+        raise WeightsError(
+            f"{given} is not a state dict (tensors by parameter name) but {held}; save it with "
+            "torch.save(model.state_dict(), path)"
+        )
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k} {list(state[k].shape)} for {list(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
+    problems = [
+        f"{label} {_listed(keys)}"
+        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("other shapes", shapes))
+        if keys
+    ]
+    if problems:
+        raise WeightsError(f"{given} does not fit {what}: {'; '.join(problems)}")
+    try:
+        module.load_state_dict(state, strict=True)
+    except Exception as err:
+        raise WeightsError(f"{given} does not fit {what}: {one_line(err)}") from err
+
+
 BUILDERS: dict[str, Callable[[dict], torch.nn.Module]] = {
     "resnet50": _resnet50,
     "mobilenet_v2": _mobilenet_v2,
     "bert_base": _bert_base,
     "torchvision": _torchvision,
+    "hf": _hf,
 }
 
 
@@ -94,7 +212,10 @@ def build_model(model: dict, seed: int) -> torch.nn.Module:
     if architecture not in BUILDERS:
         raise ValueError(f"PyTorch has no builder for model {architecture!r}; allowed: {', '.join(sorted(BUILDERS))}")
     torch.manual_seed(seed)
-    return BUILDERS[architecture](model).eval()
+    module = BUILDERS[architecture](model)
+    if model.get("weights"):
+        load_weights(module, model, model.get("arch") or architecture)
+    return module.eval()
 
 
 def parameter_count(module: torch.nn.Module) -> int:

@@ -32,8 +32,8 @@ class TorchSession:
         else:
             self.model = build_model(self.model_cfg, spec.seed).to(self.device)
             tensors = make_inputs(self.model_cfg, self.batch_size, spec.seed)
-            # vision models take one positional tensor; BertModel must get keywords (see torch_models)
-            keywords = self.model_cfg["kind"] != "image"
+            # vision models take one positional tensor, a checkpoint its inputs in order; BertModel must get keywords
+            keywords = self.model_cfg["kind"] not in ("image", "hf")
         tensors = {k: torch.as_tensor(v).to(self.device) for k, v in tensors.items()}
         self.args = () if keywords else tuple(tensors.values())
         self.kwargs = tensors if keywords else {}
@@ -66,7 +66,8 @@ class TorchSession:
         if self.model_cfg["kind"] == "python":
             return {name: t.detach().cpu().numpy() for name, t in output_tensors(out).items()}
         tensors = out if isinstance(out, tuple) else (out,)
-        names = OUTPUT_NAMES[self.model_cfg["kind"]]
+        kind = self.model_cfg["kind"]
+        names = self.model.output_names if kind == "hf" else OUTPUT_NAMES[kind]
         return {name: t.detach().cpu().numpy() for name, t in zip(names, tensors)}
 
     def info(self) -> dict:

@@ -3,6 +3,7 @@ it, and a configuration hash that tells two files apart while the study's models
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,70 @@ def test_a_python_factory_is_found_from_the_current_directory_and_hashed_with_it
         plan_job(compose_config(overrides))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     assert plan_job(compose_config(overrides)).model["factory_dir"] == str(tmp_path)
+
+
+def _checkpoint(folder: Path, **config) -> Path:
+    """A checkpoint folder as the plan sees it: config.json and a weights file (the plan hashes, never parses it)."""
+    folder.mkdir(exist_ok=True)
+    settings = {"architectures": ["BertForSequenceClassification"], "vocab_size": 100, "type_vocab_size": 2}
+    (folder / "config.json").write_text(json.dumps({**settings, **config}))
+    (folder / "model.safetensors").write_bytes(b"weights")
+    (folder / "tokenizer.json").write_text("{}")
+    return folder
+
+
+def test_a_hugging_face_checkpoint_is_sized_from_its_config_and_hashed_with_its_weights(compose_config, tmp_path):
+    folder = _checkpoint(tmp_path / "tiny-bert", max_position_embeddings=512)
+    overrides = ["model=hf", f"model.path={folder}", "model.seq_len=16", "runtime=onnx"]
+    job = plan_job(compose_config(overrides))
+    assert job.source == "torch" and job.label == "onnx(from torch) tiny-bert bs=1 cpu ort_all"
+    assert (job.model["modality"], job.model["vocab_size"], job.model["type_vocab_size"]) == ("text", 100, 2)
+    assert job.model["path"] == str(folder) and len(job.model["sha256"]) == 64
+    (folder / "tokenizer.json").write_text('{"changed": true}')
+    assert plan_job(compose_config(overrides)).config_hash() == job.config_hash(), "the tokenizer is not the model"
+    (folder / "model.safetensors").write_bytes(b"fine-tuned weights")
+    assert plan_job(compose_config(overrides)).config_hash() != job.config_hash(), "other weights, other model"
+    vision = _checkpoint(tmp_path / "tiny-vit", vocab_size=None, image_size=32, num_channels=3)
+    model = plan_job(compose_config(["model=hf", f"model.path={vision}"])).model
+    assert (model["modality"], model["image_size"], model["num_channels"]) == ("image", 32, 3)
+
+
+def test_a_weights_file_is_found_and_hashed_into_the_configuration(compose_config, tmp_path):
+    weights = tmp_path / "resnet18.pt"
+    weights.write_bytes(b"a state dict")
+    overrides = ["model=torchvision", "model.arch=resnet18", f"model.weights={weights}"]
+    job = plan_job(compose_config(overrides))
+    assert job.model["weights"] == str(weights) and len(job.model["weights_sha256"]) == 64
+    assert "weights" not in plan_job(compose_config(overrides[:2])).model, "unset, it leaves the hash as it was"
+    weights.write_bytes(b"another state dict")
+    assert plan_job(compose_config(overrides)).config_hash() != job.config_hash()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=hf"], "model=hf needs the checkpoint: model.path=/abs/path/folder"),
+        (["model=hf", "model.path=/nonexistent/ckpt"], "model.path=/nonexistent/ckpt does not exist"),
+        (["model=hf", "model.path=<empty>"], "has no config.json, so it is not a Hugging Face checkpoint"),
+        (["model=hf", "model.path=<no-weights>"], "has config.json but no weights (*.safetensors, *.bin"),
+        (["model=hf", "model.path=<bad-json>"], "config.json cannot be read as JSON"),
+        (["model=hf", "model.path=<ckpt>", "runtime=tf"], "model=hf is not available with runtime=tf"),
+        (["model=hf", "model.path=<ckpt>", "model.seq_len=1024"], "longer than the checkpoint takes"),
+        (["model=hf", "model.path=<audio>"], "has neither vocab_size (a text model) nor image_size or num_channels"),
+        (["model=torchvision", "model.arch=resnet18", "model.weights=/nonexistent/w.pt"], "does not exist"),
+        (["model=resnet50", "model.weights=/tmp/w.pt"], "model.weights is not available for model=resnet50"),
+    ],
+)
+def test_a_checkpoint_or_weights_that_cannot_be_used_are_refused_in_one_line(
+    compose_config, tmp_path, overrides, message
+):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "no-weights").mkdir()
+    (tmp_path / "no-weights" / "config.json").write_text("{}")
+    _checkpoint(tmp_path / "bad-json").joinpath("config.json").write_text("{not json")
+    _checkpoint(tmp_path / "ckpt", max_position_embeddings=512)
+    _checkpoint(tmp_path / "audio", vocab_size=None)
+    overrides = [o.replace("=<", f"={tmp_path}/").rstrip(">") for o in overrides]
+    with pytest.raises(PlanError) as err:
+        plan_job(compose_config(overrides))
+    assert message in str(err.value) and "\n" not in str(err.value), str(err.value)

@@ -1,5 +1,6 @@
 """A user's own model measured through the command line (README "Measure your own model"), each built by the test
-itself: an ONNX file, a torchvision architecture, a Python factory; and what cannot run refused cleanly."""
+itself: an ONNX file, a torchvision architecture, a Python factory, a Hugging Face checkpoint, a state dict of weights;
+and what cannot run refused cleanly."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.helpers.own_models import TEXT_INPUTS, VOCAB, model_proto, write_factory_module, write_onnx_file
+from tests.helpers.own_models import (
+    HF_VOCAB,
+    TEXT_INPUTS,
+    VOCAB,
+    model_proto,
+    write_factory_module,
+    write_hf_checkpoint,
+    write_onnx_file,
+    write_state_dict,
+)
 from tests.helpers.project import TINY_MEASURE, require_env, run_cli
 
 pytestmark = pytest.mark.slow
@@ -135,3 +145,69 @@ def test_a_factory_module_that_is_not_there_and_an_unknown_architecture_are_refu
     _refused(proc, sqlite_uri, "model.factory: no module not_here in the current directory")
     proc = run_cli(["model=torchvision", "model.arch=resnet_18"], tmp_path, sqlite_uri, timeout=120)
     _refused(proc, sqlite_uri, "model.arch=resnet_18 is not a torchvision 0.29 classification architecture")
+
+
+def test_a_hugging_face_checkpoint_is_measured_with_its_weights_on_torch_and_on_onnx_from_torch(
+    tmp_path: Path, sqlite_uri: str
+):
+    require_env("torch"), require_env("onnx")
+    folder = write_hf_checkpoint(tmp_path / "tiny-bert")  # BertForSequenceClassification, vocabulary HF_VOCAB
+    args = ["-m", "runtime=torch,onnx", "model=hf", f"model.path={folder}", "model.seq_len=16", "batch_size=2"]
+    children = _finished(run_cli([*args, *TINY_MEASURE], tmp_path, sqlite_uri), sqlite_uri, count=2)
+    by_runtime = {c.data.params["runtime"]: c for c in children}
+    torch_run, onnx_run = by_runtime["torch"], by_runtime["onnx"]
+    assert torch_run.data.params["model"] == str(folder) and torch_run.data.params["model.kind"] == "hf"
+    assert torch_run.data.metrics["model_parameters"] == 37_922, "the checkpoint's classifier head is loaded too"
+    assert onnx_run.data.tags["onnx.parity"] == "passed"
+    client = MlflowClient(sqlite_uri)
+    spec = json.loads(Path(client.download_artifacts(torch_run.info.run_id, "spec.json", str(tmp_path))).read_text())
+    assert spec["model"]["vocab_size"] == HF_VOCAB and spec["model"]["modality"] == "text"
+    parity = json.loads(
+        Path(client.download_artifacts(onnx_run.info.run_id, "onnx/parity.json", str(tmp_path))).read_text()
+    )
+    assert list(parity["outputs"]) == ["logits"] and parity["outputs"]["logits"]["shape"] == [2, 2]
+    environment = client.download_artifacts(onnx_run.info.run_id, "environment.json", str(tmp_path))
+    inputs = json.loads(Path(environment).read_text())["runtime"]["inputs"]
+    assert inputs == "input_ids int64[2, 16], attention_mask int64[2, 16], token_type_ids int64[2, 16]"
+
+
+def test_a_folder_that_is_not_a_checkpoint_is_refused_before_anything_is_measured(tmp_path: Path, sqlite_uri: str):
+    (tmp_path / "empty").mkdir()
+    proc = run_cli(["model=hf", f"model.path={tmp_path / 'empty'}"], tmp_path, sqlite_uri, timeout=120)
+    _refused(proc, sqlite_uri, "has no config.json, so it is not a Hugging Face checkpoint")
+    proc = run_cli(["model=hf", "model.path=/nonexistent/checkpoint"], tmp_path, sqlite_uri, timeout=120)
+    _refused(proc, sqlite_uri, "model.path=/nonexistent/checkpoint does not exist")
+
+
+def test_weights_of_your_own_are_loaded_into_a_torchvision_architecture(tmp_path: Path, sqlite_uri: str):
+    require_env("torch"), require_env("onnx")
+    weights = write_state_dict(tmp_path / "mobilenet.pt")
+    args = ["-m", "runtime=torch,onnx", "model=torchvision", "model.arch=mobilenet_v3_small", "model.image_size=32"]
+    children = _finished(
+        run_cli([*args, f"model.weights={weights}", *TINY_MEASURE], tmp_path, sqlite_uri), sqlite_uri, 2
+    )
+    by_runtime = {c.data.params["runtime"]: c for c in children}
+    assert by_runtime["torch"].data.params["model.weights"] == str(weights)
+    assert by_runtime["onnx"].data.tags["onnx.parity"] == "passed"
+    spec = MlflowClient(sqlite_uri).download_artifacts(by_runtime["torch"].info.run_id, "spec.json", str(tmp_path))
+    assert (
+        json.loads(Path(spec).read_text())["model"]["weights_sha256"]
+        == hashlib.sha256(weights.read_bytes()).hexdigest()
+    )
+
+
+def test_weights_that_do_not_fit_fail_the_run_with_one_line_and_a_missing_file_is_refused(
+    tmp_path: Path, sqlite_uri: str
+):
+    require_env("torch")
+    weights = write_state_dict(tmp_path / "resnet18.pt", arch="resnet18")
+    args = ["model=torchvision", "model.arch=mobilenet_v3_small", "model.image_size=32", f"model.weights={weights}"]
+    proc = run_cli([*args, *TINY_MEASURE], tmp_path, sqlite_uri)
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout
+    (child,) = _children(sqlite_uri)
+    reason = child.data.tags["green.status_reason"]
+    assert child.info.status == "FAILED" and "\n" not in reason and len(reason) < 600, reason
+    assert f"WeightsError: model.weights={weights} does not fit mobilenet_v3_small: missing keys features.0.0" in reason
+    assert "latency_p50_ms" not in child.data.metrics, "nothing was measured"
+    proc = run_cli([*args[:3], "model.weights=/nonexistent/w.pt"], tmp_path, sqlite_uri, timeout=120)
+    _refused(proc, sqlite_uri, "model.weights=/nonexistent/w.pt does not exist")

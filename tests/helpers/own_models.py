@@ -128,3 +128,42 @@ def model_proto(inputs: list[tuple[str, int, list]], weights: tuple[str, ...] = 
 
 
 TEXT_INPUTS = [("input_ids", 7, ["batch", "sequence"]), ("attention_mask", 7, ["batch", "sequence"])]
+
+
+HF_VOCAB = 100  # the tiny checkpoint's vocabulary: token ids must stay below it
+# A tiny BERT with a sequence-classification head (2 labels), saved with its weights as save_pretrained writes it
+HF_CHECKPOINT_SCRIPT = f"""
+import sys
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+torch.manual_seed(0)
+config = BertConfig(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, vocab_size={HF_VOCAB}
+)
+BertForSequenceClassification(config).save_pretrained(sys.argv[1])
+"""
+
+
+def write_hf_checkpoint(folder: Path) -> Path:
+    """The tiny checkpoint above, written to ``folder`` with transformers in the torch environment."""
+    subprocess.run([require_env("torch"), "-c", HF_CHECKPOINT_SCRIPT, str(folder)], check=True, timeout=300)
+    return folder
+
+
+# A state dict of mobilenet_v3_small (its own seed, not the one green_mlflow builds with), or of resnet18: one that
+# does not fit mobilenet_v3_small
+STATE_DICT_SCRIPT = """
+import sys
+import torch
+from torchvision.models import get_model
+
+torch.manual_seed(1234)
+torch.save(get_model(sys.argv[2], weights=None).state_dict(), sys.argv[1])
+"""
+
+
+def write_state_dict(path: Path, arch: str = "mobilenet_v3_small") -> Path:
+    """A torchvision architecture's state dict, saved with ``torch.save`` in the torch environment."""
+    subprocess.run([require_env("torch"), "-c", STATE_DICT_SCRIPT, str(path), arch], check=True, timeout=300)
+    return path

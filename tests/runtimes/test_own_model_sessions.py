@@ -1,12 +1,15 @@
 """A user's own model in the worker, standalone: an ONNX file's inputs sized from its graph, a torchvision
-architecture, a Python factory, and the factory's failures as one-line failed results."""
+architecture, a Python factory (with a state dict of weights), and the factory's and the weights' failures as one-line
+failed results."""
 
 from __future__ import annotations
+
+import subprocess
 
 import pytest
 
 from tests.helpers.own_models import VOCAB, write_factory_module, write_onnx_file
-from tests.helpers.project import run_worker
+from tests.helpers.project import require_env, run_worker
 from tests.runtimes.test_sessions import TINY, measure
 
 pytestmark = pytest.mark.slow
@@ -82,3 +85,47 @@ def measure_with(env: str, runtime: str, mode: str, model: dict, tmp_path, batch
     assert proc.returncode == 0 and result["status"] == "ok", result.get("traceback") or proc.stderr[-3000:]
     assert result["latency"]["p50_ms"] > 0 and result["measured_samples"] == batch_size * result["latency"]["count"]
     return result
+
+
+SAVE_FACTORY_WEIGHTS = """
+import sys
+import torch
+sys.path.insert(0, sys.argv[1])
+import my_models
+module, _ = getattr(my_models, sys.argv[2])(batch_size=1)
+state = module.state_dict() if sys.argv[4] == "state_dict" else {"epoch": 3, "state_dict": module.state_dict()}
+torch.save(state, sys.argv[3])
+"""
+
+
+def _factory_weights(tmp_path, function: str, shape: str = "state_dict") -> str:
+    path = tmp_path / f"{function}-{shape}.pt"
+    script = [require_env("torch"), "-c", SAVE_FACTORY_WEIGHTS, str(tmp_path), function, str(path), shape]
+    subprocess.run(script, check=True, timeout=120)
+    return str(path)
+
+
+def test_torch_loads_a_state_dict_into_a_python_factorys_module(tmp_path):
+    module = write_factory_module(tmp_path)
+    model = {"name": "f", "kind": "python", "factory": f"{module}:positional", "factory_dir": str(tmp_path)}
+    model.update(vocab_size=30, weights=_factory_weights(tmp_path, "positional"))
+    assert measure("torch", "torch", "eager", model, tmp_path)["info"]["parameter_count"] == 3 * 4 * 9 + 4
+
+
+@pytest.mark.parametrize(
+    ("saved_from", "shape", "says"),
+    [
+        ("build", "state_dict", "does not fit the module of model.factory=my_models:positional: missing keys 0.weight, "
+         "0.bias; unexpected keys embed.weight, proj.weight, proj.bias"),
+        ("positional", "checkpoint", "is not a state dict (tensors by parameter name) but a dict with keys epoch, "
+         "state_dict; save it with torch.save(model.state_dict(), path)"),
+    ],
+)  # fmt: skip
+def test_weights_that_do_not_fit_are_a_failed_result_in_one_line(tmp_path, saved_from, shape, says):
+    module = write_factory_module(tmp_path)
+    model = {"name": "f", "kind": "python", "factory": f"{module}:positional", "factory_dir": str(tmp_path)}
+    model.update(vocab_size=30, weights=_factory_weights(tmp_path, saved_from, shape))
+    proc, result = run_worker("torch", _spec("torch", "eager", model, tmp_path), tmp_path)
+    assert proc.returncode == 1 and result["status"] == "failed"
+    assert f"WeightsError: model.weights={model['weights']} {says}" in result["error"], result["error"]
+    assert "\n" not in result["error"]
