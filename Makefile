@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SWEEP ?= -m runtime=torch,tf,mxnet,onnx model=mobilenet_v2
 
-.PHONY: setup envs browser postgres run test lint clean
+.PHONY: allocators setup envs browser postgres run test lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,14 @@ postgres:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; \
 	fi
 
-test: setup browser postgres lint
+# The allocator axis (allocator=jemalloc|tcmalloc) preloads Debian's libraries into the worker (tests/worker/test_allocator.py).
+allocators:
+	@if ! ls /usr/lib/*/libjemalloc.so.2 /usr/lib/*/libtcmalloc_minimal.so.4 >/dev/null 2>&1; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q libjemalloc2 libtcmalloc-minimal4; \
+	fi
+
+test: setup browser postgres allocators lint
 	$(PY) -m pytest
 
 # ruff, and the layering of docs/design.md ("Architecture") as import-linter contracts (pyproject.toml)

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from green_mlflow.allocator import DEFAULT as DEFAULT_ALLOCATOR
+from green_mlflow.allocator import MALLOC_ENV, allocator_env  # noqa: F401 (MALLOC_ENV: the pins, re-exported)
 from green_mlflow.contract import Document, Outcome
 
 R = TypeVar("R", bound=Outcome)
@@ -39,7 +41,7 @@ def _forward(stream, tail: deque, progress: Callable[[str], None]) -> None:
 # in (~3,000 minor faults and +20-40% latency per MobileNetV2 batch here; benchmarks/README.md).
 # Pinned thresholds make every worker reuse its memory, whatever its history. A user's own MALLOC_*
 # settings win; the worker records what was in effect.
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(4 * 2**30)}
+# (``green_mlflow.allocator``: ``allocator=glibc_pinned``, the default; other allocators are a sweep axis)
 
 
 def _die_with_parent() -> None:
@@ -65,10 +67,10 @@ MLFLOW_SECRETS = (
 )
 
 
-def worker_env() -> dict[str, str]:
+def worker_env(allocator: str = DEFAULT_ALLOCATOR) -> dict[str, str]:
     """Environment for a child: the package importable without installing it in the runtime's environment,
-    and no MLflow credentials."""
-    env = {k: v for k, v in {**MALLOC_ENV, **os.environ}.items() if k not in MLFLOW_SECRETS}
+    the allocator asked for (``green_mlflow.allocator``), and no MLflow credentials."""
+    env = {k: v for k, v in allocator_env(allocator).items() if k not in MLFLOW_SECRETS}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -82,6 +84,7 @@ def run_module(
     timeout_s: float,
     result_type: type[R],
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    allocator: str = DEFAULT_ALLOCATOR,
 ) -> R:
     workdir.mkdir(parents=True, exist_ok=True)
     spec_path, result_path = workdir / "spec.json", workdir / "result.json"
@@ -91,7 +94,7 @@ def run_module(
     proc = subprocess.Popen(
         [python, "-m", module, str(spec_path), str(result_path)],
         cwd=workdir,
-        env=worker_env(),
+        env=worker_env(allocator),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

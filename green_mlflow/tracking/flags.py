@@ -2,6 +2,8 @@
 
 - ``green.cpu_contention``: other processes used the CPU during the warm-up and windows (``detected: …``,
   ``none (…)`` or ``not checked: …``); GPU contention is ``green.gpu_contention`` (``metrics.contention_tags``).
+- ``green.allocator_churn``: the worker's page faults per iteration above ``CHURN_FAULTS_PER_ITERATION``
+  (``detected: …`` or ``none (…)``), with the allocator in effect as ``worker.allocator`` (rule 16).
 - ``green.stability``: the windows' latency (and measured energy per sample) trend across the run:
   ``stable``, ``drifting: latency +x % per window (…)`` or ``not checked: …``.
 
@@ -19,6 +21,7 @@ from scipy import stats
 from green_mlflow.contract import CpuContention, WorkerResult
 from green_mlflow.meters.base import MEASURED
 
+CHURN_FAULTS_PER_ITERATION = 10_000  # about 40 MB of 4 KiB pages faulted in again on every inference
 ALPHA = 0.05
 MIN_DRIFT_REL = 0.01  # 1 % of the mean per window
 MIN_WINDOWS = 5
@@ -73,3 +76,24 @@ def stability_tags_and_metrics(result: WorkerResult) -> tuple[dict[str, str], di
             drifting.append(f"{name} {slope * 100:+.1f} % per window (Mann-Kendall p={p:.2g})")
     tag = f"drifting: {'; '.join(drifting)}" if drifting else "stable"
     return {"green.stability": tag}, metrics
+
+
+def allocator_tags(result: WorkerResult) -> dict[str, str]:
+    """The allocator the worker ran with, and ``green.allocator_churn`` from its page faults per iteration."""
+    tags = {}
+    allocator = result.info.get("allocator") or {}
+    if allocator:
+        tags["worker.allocator"] = f"{allocator.get('name')} {allocator.get('version')}"
+        tags["worker.allocator.detail"] = str(allocator.get("detail", ""))
+    faults = [w.minor_faults_per_iteration for w in result.windows]
+    if faults:
+        mean = sum(faults) / len(faults)
+        if mean > CHURN_FAULTS_PER_ITERATION:
+            tags["green.allocator_churn"] = (
+                f"detected: {mean:,.0f} page faults per iteration (threshold {CHURN_FAULTS_PER_ITERATION:,}): "
+                "memory is returned to the kernel and faulted in again on every inference; the allocator shapes "
+                "this number (try another allocator= value)"
+            )
+        else:
+            tags["green.allocator_churn"] = f"none ({mean:,.0f} page faults per iteration)"
+    return tags

@@ -12,7 +12,7 @@ from typing import Any
 
 from green_mlflow.contract import Contention, ConversionReport, DomainEnergy, IdleResult, WorkerResult
 from green_mlflow.meters.base import MEASURED
-from green_mlflow.tracking.flags import cpu_contention_tags, stability_tags_and_metrics
+from green_mlflow.tracking.flags import allocator_tags, cpu_contention_tags, stability_tags_and_metrics
 
 
 def flatten_params(config: dict) -> dict[str, str]:
@@ -159,6 +159,7 @@ def result_tags(result: WorkerResult) -> dict[str, str]:
     tags.update(contention_tags(result.contention))
     tags.update(cpu_contention_tags(result.cpu_contention))
     tags.update(stability_tags_and_metrics(result)[0])
+    tags.update(allocator_tags(result))
     tags["worker.malloc"] = " ".join(f"{k}={v}" for k, v in result.malloc_env.items()) or "glibc defaults"
     return tags
 

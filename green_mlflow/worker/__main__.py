@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from green_mlflow.allocator import in_effect as allocator_in_effect
 from green_mlflow.contract import JobSpec, PhaseSummary, SamplerFacts, Traces, WindowSummary, WorkerResult, serve
 from green_mlflow.meters import Trace, discover_meters
 from green_mlflow.meters.nvml import gpu_facts
@@ -56,7 +57,7 @@ def measure_job(spec: JobSpec, progress=_progress) -> WorkerResult:
     try:
         progress(f"loading {spec.model['name']} in {spec.runtime} ({spec.provider}, {spec.mode})")
         load, session = measure_span("load", meters, lambda: load_session(spec))
-        info = session.info()
+        info = {**session.info(), "allocator": allocator_in_effect()}  # docs/method.md rule 16
         cpu_before = cpu_contention.snapshot()
         warmup, windows = run_protocol(session, meters, measure, progress)
         cpu_after = cpu_contention.snapshot()
