@@ -13,68 +13,20 @@ reading another version's fails with a message saying so, not a ``KeyError`` dee
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import traceback
-import types
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from green_mlflow.jsondoc import ContractError, build, plain  # noqa: F401 (ContractError: part of the contract)
+
 SCHEMA_VERSION = 1
 
 
-class ContractError(ValueError):
-    """A spec or result does not match this version's contract; the message says what differs."""
-
-
 T = TypeVar("T", bound="Document")
-
-
-def _convert(hint: Any, value: Any, where: str) -> Any:
-    """``value`` (parsed JSON) as the type ``hint`` describes: nested dataclasses, lists, dicts, optionals."""
-    if value is None:
-        return None
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _convert(options[0], value, where) if len(options) == 1 else value
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise ContractError(f"{where} must be an object, got {type(value).__name__}")
-        return _build(hint, value, where)
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        _, item = typing.get_args(hint)
-        return {k: _convert(item, v, f"{where}.{k}") for k, v in value.items()}
-    return value
-
-
-def _build(cls: type, data: dict, where: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ContractError(f"{where} has fields this version does not know: {', '.join(unknown)}")
-    try:
-        return cls(**{k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()})
-    except TypeError as err:  # a required field is missing
-        raise ContractError(f"{where}: {err}") from err
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
 
 
 @dataclass
@@ -82,7 +34,7 @@ class Document:
     """A top-level spec or result: versioned, and (de)serialised field by field."""
 
     def to_dict(self) -> dict:
-        return _plain(self)
+        return plain(self)
 
     @classmethod
     def from_dict(cls: type[T], data: dict) -> T:
@@ -94,7 +46,7 @@ class Document:
                 f"{cls.__name__} of schema version {version} cannot be read by this green_mlflow "
                 f"(schema version {SCHEMA_VERSION}): the orchestrator and the worker come from different versions"
             )
-        return _build(cls, data, cls.__name__)
+        return build(cls, data, cls.__name__)
 
     def write(self, path: Path) -> None:
         """Write as JSON atomically: a reader never sees half a document."""
