@@ -14,7 +14,7 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
-GROUPS = ("runtime", "model", "provider", "mode", "measure", "tracking", "carbon")
+GROUPS = ("runtime", "model", "provider", "mode", "measure", "tracking", "carbon", "allocator")
 
 
 def unreportable_override(args: list[str]) -> str | None:

@@ -31,8 +31,9 @@ class AllocatorError(ValueError):
     """The allocator asked for cannot be used on this host; the message says how to get it."""
 
 
-def find_library(name: str, search_dirs: tuple[str, ...] = SEARCH_DIRS) -> str:
+def find_library(name: str, search_dirs: tuple[str, ...] | None = None) -> str:
     """The path of ``name``'s shared library on this host, or AllocatorError saying how to install it."""
+    search_dirs = SEARCH_DIRS if search_dirs is None else search_dirs
     if name not in LIBRARIES:
         raise AllocatorError(f"allocator={name} has no library to preload; allowed: {', '.join(ALLOCATORS)}")
     patterns, package = LIBRARIES[name]

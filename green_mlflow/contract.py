@@ -100,6 +100,10 @@ class MeasureSettings:
     cooldown_s: float = 0.0  # fixed rest before each run
     cooldown_within_c: float | None = None  # then wait until the GPU is within this many °C of idle
     cooldown_max_s: float = 600.0  # cap on the temperature wait
+    # precision targeting (rule 8): after ``windows`` windows, more until the 95 % CI half-width of the run's
+    # primary quantity is within this fraction of its mean, or ``max_windows`` windows; None: off
+    target_ci_rel: float | None = None
+    max_windows: int = 20
 
 
 # --- worker: JobSpec in, WorkerResult out --------------------------------------------------------------
@@ -217,6 +221,17 @@ class CpuContention:
 
 
 @dataclass
+class Precision:
+    """``outcome``: ``off``, ``reached after N windows`` or ``cap reached at N windows``; ``ci_rel``: the 95 % CI
+    half-width of ``quantity`` (per-window values) over its mean, achieved."""
+
+    outcome: str
+    quantity: str
+    ci_rel: float | None = None
+    target_ci_rel: float | None = None
+
+
+@dataclass
 class SamplerFacts:
     interval_s: float
     samples: int
@@ -249,6 +264,7 @@ class WorkerResult(Outcome):
     temperatures: dict[str, float] = field(default_factory=dict)
     contention: Contention | None = None
     cpu_contention: CpuContention | None = None
+    precision: Precision | None = None
     sampler: SamplerFacts | None = None
     malloc_env: dict[str, str] = field(default_factory=dict)
     traces: Traces | None = None

@@ -17,6 +17,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
+from green_mlflow.allocator import DEFAULT as DEFAULT_ALLOCATOR
+from green_mlflow.allocator import LIBRARIES, AllocatorError, find_library
 from green_mlflow.config.schema import GreenConfig, ModelConfig, missing_own_model_field
 from green_mlflow.contract import JobSpec, MeasureSettings
 from green_mlflow.convert import sha256_of
@@ -59,6 +61,7 @@ class Job:
     measure: MeasureSettings
     python: str | None
     repetition: int = 0
+    allocator: str = DEFAULT_ALLOCATOR  # the worker's memory allocator (green_mlflow/allocator.py)
 
     @property
     def entry(self) -> Runtime:
@@ -76,12 +79,19 @@ class Job:
             runtime = f"onnx(from {self.source})" if self.source else "onnx(file)"
         model = Path(self.model["path"]).name if self.model["kind"] in ("onnx_file", "hf") else self.model["name"]
         label = f"{runtime} {model} bs={self.batch_size} {self.provider} {self.mode}"
+        if self.allocator != DEFAULT_ALLOCATOR:
+            label += f" alloc={self.allocator}"
         return f"{label} rep={self.repetition}" if self.measure.repetitions > 1 else label
 
     def config_hash(self) -> str:
         """Hash of everything that defines one run's measurement: the same for every repetition of it."""
         payload = {k: v for k, v in asdict(self).items() if k not in ("python", "repetition")}
         payload["measure"] = {k: v for k, v in asdict(self.measure).items() if k not in NOT_HASHED_MEASURE}
+        # settings added later stay out while at their defaults: the hashes of earlier stores still match
+        if self.allocator == DEFAULT_ALLOCATOR:
+            del payload["allocator"]
+        if self.measure.target_ci_rel is None:
+            del payload["measure"]["target_ci_rel"], payload["measure"]["max_windows"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def spec(self, output_dir: str, **extra) -> JobSpec:
@@ -287,4 +297,15 @@ def plan_job(cfg: DictConfig) -> Job:
         measure=measure,
         python=typed.runtime.python,
         repetition=typed.repetition,
+        allocator=_allocator(typed.allocator.name),
     )
+
+
+def _allocator(name: str) -> str:
+    """The allocator asked for, refused here when its library is not on this host (nothing is measured)."""
+    if name in LIBRARIES:
+        try:
+            find_library(name)
+        except AllocatorError as err:
+            raise PlanError(str(err)) from None
+    return name

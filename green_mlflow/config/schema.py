@@ -18,12 +18,15 @@ from dataclasses import dataclass, field, fields
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from green_mlflow.allocator import ALLOCATORS
+from green_mlflow.allocator import DEFAULT as DEFAULT_ALLOCATOR
 from green_mlflow.contract import MeasureSettings
 from green_mlflow.registry import ONNX_SOURCES, PROVIDERS, RUNTIMES
 
 MAX_BATCH_SIZE = 4096
 MAX_REPETITIONS = 1000
 MAX_WAIT_S = 86400
+MAX_WINDOWS = 1000
 # image, text: the study's models and torchvision architectures (inputs made from the sizes here); onnx_file: your
 # own ONNX file (inputs read from its graph); python: your own PyTorch factory (inputs from its example inputs); hf: a
 # local Hugging Face checkpoint folder (inputs from its config.json)
@@ -158,6 +161,15 @@ def _check_measure(m: MeasureSettings) -> None:
             raise ValueError(f"measure.{key}={getattr(m, key)} must be zero or positive")
     if not 0.01 <= m.sample_interval_s <= 10:
         raise ValueError(f"measure.sample_interval_s={m.sample_interval_s} is out of range; allowed: 0.01 to 10")
+    if m.target_ci_rel is not None and not 0 < m.target_ci_rel < 0.5:
+        raise ValueError(
+            f"measure.target_ci_rel={m.target_ci_rel} is out of range: a fraction of the mean above 0 and below 0.5 "
+            "(e.g. 0.02 for ±2 %), or null for a fixed number of windows"
+        )
+    if not m.windows <= m.max_windows <= MAX_WINDOWS:
+        raise ValueError(
+            f"measure.max_windows={m.max_windows} is out of range; allowed: measure.windows ({m.windows}) to {MAX_WINDOWS}"
+        )
     if not 1 <= m.repetitions <= MAX_REPETITIONS:
         raise ValueError(f"measure.repetitions={m.repetitions} is out of range; allowed: 1 to {MAX_REPETITIONS}")
     for key in ("idle_s", "cooldown_s", "cooldown_max_s"):
@@ -195,6 +207,16 @@ MAX_CARBON_G_PER_KWH = 2000.0  # above the dirtiest grid's average (coal: about 
 
 
 @dataclass
+class AllocatorConfig:
+    """The worker's memory allocator (green_mlflow/allocator.py, docs/method.md rule 16)."""
+
+    name: str = DEFAULT_ALLOCATOR
+
+    def __post_init__(self) -> None:
+        _allowed("allocator", self.name, ALLOCATORS)
+
+
+@dataclass
 class CarbonConfig:
     """Grams CO2e per kWh of the electricity the host uses, and where the figure comes from (no network
     look-up: docs/metrics.md says where to find one). Unset: no carbon metric is logged."""
@@ -227,6 +249,7 @@ class GreenConfig:
     rerun: bool = False  # measure again even where a FINISHED run of this configuration and repetition exists
     register: bool = False  # each measured ONNX model as a Model Registry version (green-mlflow-<model>-from-…)
     carbon: CarbonConfig = field(default_factory=CarbonConfig)
+    allocator: AllocatorConfig = field(default_factory=AllocatorConfig)
     verbose: bool = False  # also show the frameworks' own output (it is always in each run's logs/job.log)
 
     def __post_init__(self) -> None:

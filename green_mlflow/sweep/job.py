@@ -241,7 +241,14 @@ def _measure_and_log(
         extra["idle_temp_c"] = idle.gpu_temp_c  # the cool-down's target
     spec = job.spec(str(out_dir / "worker"), **extra)
     result = run_module(
-        python, "green_mlflow.worker", spec, out_dir / "worker", job.measure.timeout_s, WorkerResult, progress
+        python,
+        "green_mlflow.worker",
+        spec,
+        out_dir / "worker",
+        job.measure.timeout_s,
+        WorkerResult,
+        progress,
+        allocator=job.allocator,
     )
     runs.log_json(store, run_id, "spec.json", spec.to_dict())
     runs.log_json(store, run_id, "result.json", result.to_dict())

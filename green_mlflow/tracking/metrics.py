@@ -139,6 +139,8 @@ def result_metrics(result: WorkerResult) -> dict[str, float]:
     if result.cooldown is not None:
         metrics["cooldown_wait_s"] = result.cooldown.waited_s
     metrics.update(stability_tags_and_metrics(result)[1])
+    if result.precision is not None and result.precision.ci_rel is not None:
+        metrics["precision_ci_rel"] = result.precision.ci_rel
     if result.cpu_contention is not None and result.cpu_contention.other_cores is not None:
         metrics["cpu_contention_other_cores"] = result.cpu_contention.other_cores
     return metrics
@@ -160,6 +162,9 @@ def result_tags(result: WorkerResult) -> dict[str, str]:
     tags.update(cpu_contention_tags(result.cpu_contention))
     tags.update(stability_tags_and_metrics(result)[0])
     tags.update(allocator_tags(result))
+    if result.precision is not None:
+        tags["precision.outcome"] = result.precision.outcome
+        tags["precision.quantity"] = result.precision.quantity
     tags["worker.malloc"] = " ".join(f"{k}={v}" for k, v in result.malloc_env.items()) or "glibc defaults"
     return tags
 

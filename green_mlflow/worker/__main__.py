@@ -24,7 +24,7 @@ from green_mlflow.runtimes import load_session
 from green_mlflow.worker import cpu_contention
 from green_mlflow.worker.cooldown import cool_down
 from green_mlflow.worker.host import host_facts
-from green_mlflow.worker.protocol import measure_span, run_protocol
+from green_mlflow.worker.protocol import measure_span, precision_of, run_protocol
 from green_mlflow.worker.sampler import SamplerProcess, processes_path, read_trace, sampler_settings
 from green_mlflow.worker.stats import latency_summary
 from green_mlflow.worker.summary import summarise_contention, summarise_energy, summarise_utilisation
@@ -110,6 +110,7 @@ def measure_job(spec: JobSpec, progress=_progress) -> WorkerResult:
             trace, windows, processes, None if gpu_in_trace else "no GPU meter in this run (no NVML or no GPU)"
         ),
         cpu_contention=others,
+        precision=precision_of(windows, meters, measure),
         sampler=SamplerFacts(interval_s=interval_s, samples=len(trace.t_s)),
         malloc_env={k: v for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_")},
         traces=Traces(utilisation=str(trace_path), latency=str(out_dir / "latency_ms.csv")),

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
-from green_mlflow.contract import MeasureSettings
+from green_mlflow.contract import MeasureSettings, Precision
 from green_mlflow.meters.base import EnergyMeter, MeterError
 from green_mlflow.runtimes.base import Session
+from green_mlflow.worker.stats import ci_rel
 
 
 @dataclass
@@ -114,24 +115,61 @@ def _phase(
     )
 
 
+def primary_values(windows: list[Phase], meters: list[EnergyMeter]) -> tuple[str, list[float]]:
+    """What precision targeting watches: energy per sample from an energy *counter* (readable between marks,
+    without the trace) where every window read it, else each window's median latency."""
+    for index, meter in enumerate(meters):
+        if meter.method != "counter":
+            continue
+        try:
+            values = [meter.energy_j(*w.marks[index]) / w.samples for w in windows if None not in w.marks[index]]
+        except Exception:  # an unreadable counter: latency decides
+            continue
+        if len(values) == len(windows):
+            return f"{meter.domain} energy per sample", values
+    return "latency p50", [median(w.latencies_ns) / 1e6 for w in windows]
+
+
+def precision_of(windows: list[Phase], meters: list[EnergyMeter], measure: MeasureSettings) -> Precision:
+    quantity, values = primary_values(windows, meters)
+    achieved = ci_rel(values)
+    target = measure.target_ci_rel
+    if target is None:
+        outcome = "off"
+    elif achieved is not None and achieved <= target:
+        outcome = f"reached after {len(windows)} windows"
+    else:
+        outcome = f"cap reached at {len(windows)} windows"
+    return Precision(outcome=outcome, quantity=quantity, ci_rel=achieved, target_ci_rel=target)
+
+
 def run_protocol(
     session: Session,
     meters: list[EnergyMeter],
     measure: MeasureSettings,
     progress: Callable[[str], None] = lambda _: None,
 ) -> tuple[Phase, list[Phase]]:
-    """Warm up, then measure ``measure.windows`` windows. Returns (warm-up, windows)."""
+    """Warm up, then measure ``measure.windows`` windows; with ``measure.target_ci_rel``, more windows until the
+    primary quantity's 95 % CI is that tight or ``measure.max_windows`` is reached. Returns (warm-up, windows)."""
     progress(f"warm-up: ≥{measure.warmup_min_iterations} iterations and ≥{measure.warmup_min_s} s")
     warmup = _phase("warmup", session, meters, measure.warmup_min_iterations, measure.warmup_min_s, False)
-    windows = []
-    for index in range(measure.windows):
+    windows: list[Phase] = []
+    target = measure.target_ci_rel
+    cap = max(measure.windows, measure.max_windows) if target is not None else measure.windows
+    while len(windows) < cap:
+        if len(windows) >= measure.windows:
+            achieved = ci_rel(primary_values(windows, meters)[1])
+            if achieved is not None and achieved <= target:
+                break
+        if windows and measure.window_rest_s > 0:
+            time.sleep(measure.window_rest_s)
+        index = len(windows)
         window = _phase(f"window{index}", session, meters, measure.window_min_iterations, measure.window_min_s, True)
         windows.append(window)
         p50 = median(window.latencies_ns) / 1e6
+        total = f"{measure.windows}" if target is None else f"{measure.windows}+ (≤{cap}, target CI ±{target:.1%})"
         progress(
-            f"window {index + 1}/{measure.windows}: {window.iterations} iterations in "
+            f"window {index + 1}/{total}: {window.iterations} iterations in "
             f"{window.duration_s:.2f} s, latency p50 {p50:.2f} ms"
         )
-        if index + 1 < measure.windows and measure.window_rest_s > 0:
-            time.sleep(measure.window_rest_s)
     return warmup, windows
