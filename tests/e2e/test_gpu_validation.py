@@ -28,11 +28,10 @@ def _load():
 def _result_with_trace(tmp_path: Path, power_w: float, counter_j: list[float]) -> WorkerResult:
     path = tmp_path / "utilisation.csv"
     with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(COLUMNS)
+        writer = csv.DictWriter(fh, COLUMNS, restval="")  # by name: the sampler's columns may grow
+        writer.writeheader()
         for i in range(201):  # 10 s at 50 ms, constant power
-            t = 100.0 + i * 0.05
-            writer.writerow([f"{t:.3f}", "", "", "", "", "", f"{power_w}", "", ""])
+            writer.writerow({"t_s": f"{100.0 + i * 0.05:.3f}", "gpu_power_w": f"{power_w}"})
     windows = [WindowSummary(10, 10, 5.0, 100.0, 105.0, 1.0, 0.0), WindowSummary(10, 10, 5.0, 105.0, 110.0, 1.0, 0.0)]
     return WorkerResult(
         energy={"gpu": DomainEnergy("counter", "board", window_energy_j=counter_j)},
