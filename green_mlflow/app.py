@@ -76,13 +76,14 @@ def main(cfg: DictConfig) -> None:
     folder = Path(hc.sweep.dir).resolve() if multirun else out_dir
     outcome, began = current(), time.monotonic()
     k = int(hc.job.num) + 1 if multirun else 1
-    header = f"{outcome.progress(k, began)}: {_label(hc)}" if multirun else _label(hc)
+    terminal = sys.stdout.isatty()  # a bar of the jobs done leads the line on a terminal; plain lines otherwise
+    header = f"{outcome.progress(k, began, terminal)}: {_label(hc)}" if multirun else _label(hc)
     print(f"\n[green_mlflow] {header}", flush=True)
     _plan_and_run(cfg, hc, multirun, folder, out_dir)
     if multirun:  # the estimate counts every job, pruned and skipped ones too (they are quick)
         now = time.monotonic()
         outcome.job_durations_s.append(now - began)
-        print(f"[green_mlflow] {outcome.progress(k, now)}: done in {duration(now - began)}", flush=True)
+        print(f"[green_mlflow] {outcome.progress(k, now, terminal)}: done in {duration(now - began)}", flush=True)
 
 
 def _plan_and_run(cfg: DictConfig, hc, multirun: bool, folder: Path, out_dir: Path) -> None:

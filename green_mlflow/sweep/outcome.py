@@ -22,10 +22,13 @@ class SweepOutcome:
     started_s: float | None = None  # time.monotonic() when the sweep began
     job_durations_s: list[float] = field(default_factory=list)  # of the jobs done so far in this process
 
-    def progress(self, k: int, now_s: float) -> str:
-        """``job k/N · elapsed … · about … left`` (the estimate from the jobs done so far in this process)."""
+    def progress(self, k: int, now_s: float, terminal: bool = False) -> str:
+        """``job k/N · elapsed … · about … left`` (the estimate from the jobs done so far in this process); on a
+        terminal a bar of the jobs done leads the line (``[████░░░░] job 5/8 · …``)."""
         total = f"/{self.total_jobs}" if self.total_jobs else ""
         parts = [f"job {k}{total}"]
+        if terminal and self.total_jobs:
+            parts[0] = f"{bar(len(self.job_durations_s), self.total_jobs)} {parts[0]}"
         if self.started_s is not None:
             parts.append(f"elapsed {duration(now_s - self.started_s)}")
         done = self.job_durations_s
@@ -67,3 +70,9 @@ def duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def bar(done: int, total: int, width: int = 20) -> str:
+    """``[██████░░░░░░░░░░░░░░]``: ``done`` of ``total`` jobs."""
+    filled = round(width * min(done, total) / total) if total else 0
+    return "[" + "█" * filled + "░" * (width - filled) + "]"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from green_mlflow.sweep.job import JobProgress
-from green_mlflow.sweep.outcome import SweepOutcome, duration
+from green_mlflow.sweep.outcome import SweepOutcome, bar, duration
 
 
 def test_durations_read_as_people_say_them():
@@ -34,3 +34,11 @@ def test_a_childs_framework_output_is_kept_in_the_log_but_not_shown(tmp_path, ca
     ]
     JobProgress("tf", tmp_path / "v.log", verbose=True).child("I0000 oneDNN custom operations are on.")
     assert "oneDNN" in capsys.readouterr().err
+
+
+def test_on_a_terminal_a_bar_of_the_jobs_done_leads_the_line_and_nowhere_else():
+    assert bar(0, 4, width=8) == "[░░░░░░░░]" and bar(2, 4, width=8) == "[████░░░░]" and bar(5, 4, 8) == "[████████]"
+    outcome = SweepOutcome(total_jobs=4, started_s=0.0, job_durations_s=[10.0, 10.0])
+    assert outcome.progress(3, 20.0, terminal=True) == "[██████████░░░░░░░░░░] job 3/4 · elapsed 20 s · about 20 s left"
+    assert outcome.progress(3, 20.0).startswith("job 3/4"), "a pipe or a file gets plain lines"
+    assert SweepOutcome().progress(2, 5.0, terminal=True) == "job 2", "no total: no bar"
