@@ -17,21 +17,8 @@ from mlflow.tracking import MlflowClient
 
 from green_mlflow.gate.judge import METRICS, GateResult, judge
 from green_mlflow.gate.render import FORMATS, as_json, markdown
+from green_mlflow.report.cli import TRACKING_URI_HELP, fraction, store_client
 from green_mlflow.report.data import RUN_ID, ReportError, load
-from green_mlflow.tracking.store import SQLITE, absolute_uri
-
-
-def _fraction(what: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number: give a fraction, e.g. 0.05") from None
-        if not 0 < value < 1:
-            raise argparse.ArgumentTypeError(f"{text} is outside (0, 1): {what}")
-        return value
-
-    return parse
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -44,18 +31,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("candidate", help="the candidate: a sweep's parent run id, or an experiment name or id")
     parser.add_argument(
         "--max-regression",
-        type=_fraction("the margin is a fraction of the baseline's mean, e.g. 0.05 for 5 %"),
+        type=fraction("the margin is a fraction of the baseline's mean, e.g. 0.05 for 5 %"),
         default=0.05,
         help="how much costlier the candidate may be before it counts as a regression (default 0.05)",
     )
     parser.add_argument("--metric", choices=("energy", "latency", "both"), default="both")
-    parser.add_argument("--alpha", type=_fraction("alpha is a significance level, e.g. 0.05"), default=0.05)
+    parser.add_argument("--alpha", type=fraction("alpha is a significance level, e.g. 0.05"), default=0.05)
     parser.add_argument("--format", choices=tuple(FORMATS), default="text")
     parser.add_argument("--min-runs", type=int, default=3, help="runs a series needs on each side (default 3)")
     parser.add_argument(
         "--across-hardware", action="store_true", help="also match series measured on different CPUs or GPUs"
     )
-    parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
+    parser.add_argument("--tracking-uri", help=TRACKING_URI_HELP)
     parser.add_argument("--no-log", action="store_true", help="log nothing to the candidate's sweep")
     args = parser.parse_args(argv)
     if args.min_runs < 2:
@@ -75,12 +62,8 @@ def log_verdict(client: MlflowClient, run_id: str, result: GateResult) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    uri = absolute_uri(args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"{SQLITE}mlflow.db", Path.cwd())
-    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE) :]).exists():
-        print(f"error: no MLflow store at {uri}: pass --tracking-uri or set MLFLOW_TRACKING_URI", file=sys.stderr)
-        return 2
-    client = MlflowClient(tracking_uri=uri)
     try:
+        client = store_client(args.tracking_uri)
         sides = [load(client, target) for target in (args.baseline, args.candidate)]
     except ReportError as err:
         print(f"error: {err}", file=sys.stderr)

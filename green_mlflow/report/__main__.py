@@ -8,27 +8,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
-
+from green_mlflow.report.cli import TRACKING_URI_HELP, fraction, store_client
 from green_mlflow.report.data import ReportError
 from green_mlflow.report.figures import slug
 from green_mlflow.report.offline import build_view, report_run, write
 from green_mlflow.report.study import DEFAULT_MARGIN
-from green_mlflow.tracking.store import SQLITE, absolute_uri
 
-
-def _margin(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number: give a fraction such as 0.05") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is outside (0, 1): give a fraction of the mean, e.g. 0.05 for ±5%")
-    return value
+_margin = fraction("give a fraction of the mean, e.g. 0.05 for ±5%")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -40,7 +29,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("target", help="experiment name or id, or the run id of a sweep's parent run")
     parser.add_argument(
         "--tracking-uri",
-        help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///<cwd>/mlflow.db, as the sweep uses)",
+        help=TRACKING_URI_HELP,
     )
     parser.add_argument("--out", type=Path, help="HTML file to write (default: green_report_<target>.html)")
     parser.add_argument("--no-log", action="store_true", help="only write the file; log nothing to MLflow")
@@ -57,12 +46,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    uri = absolute_uri(args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"{SQLITE}mlflow.db", Path.cwd())
-    if uri.startswith(SQLITE) and not Path(uri[len(SQLITE) :]).exists():
-        # MLflow would quietly create an empty store; a report of nothing helps nobody
-        print(f"error: no MLflow store at {uri}: pass --tracking-uri or set MLFLOW_TRACKING_URI", file=sys.stderr)
+    try:
+        client = store_client(args.tracking_uri)
+    except ReportError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    client = MlflowClient(tracking_uri=uri)
     try:
         view = build_view(client, args.target)
     except ReportError as err:

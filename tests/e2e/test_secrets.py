@@ -13,11 +13,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-import requests
 
 from tests.helpers.project import TINY_MEASURE, require_env
-from tests.helpers.server import host_env, mlflow_server, stop_group
-from tests.report.test_team_server import ADMIN, ADMIN_PASSWORD, auth_server_env
+from tests.helpers.server import auth_server_env, create_user, host_env, mlflow_server, stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -51,13 +49,7 @@ def test_a_password_in_the_uri_leaks_nowhere_even_when_the_server_stops_mid_swee
     backend = f"sqlite:///{server_folder / 'mlflow.db'}"
     env = auth_server_env(server_folder, "EDIT")
     with mlflow_server(backend, server_folder, ("--app-name", "green-mlflow-auth"), env) as server:
-        created = requests.post(
-            f"{server.url}/api/2.0/mlflow/users/create",
-            json={"username": USER, "password": PASSWORD},
-            auth=(ADMIN, ADMIN_PASSWORD),
-            timeout=60,
-        )
-        assert created.status_code == 200, created.text
+        create_user(server, USER, PASSWORD)
         uri = server.url.replace("http://", f"http://{USER}:{PASSWORD}@", 1)
         args = ["-m", "runtime=torch", "model=mobilenet_v2", "model.image_size=32", f"batch_size={BATCH_SIZES}"]
         args += [*TINY_MEASURE, "tracking=server", f"tracking.uri={uri}"]

@@ -4,23 +4,31 @@ PostgreSQL); every run arrives once, and no password ends up in a run, an artifa
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 
 import pytest
-import requests
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from tests.helpers.project import TINY_MEASURE, require_env
-from tests.helpers.server import Host, HostResult, mlflow_server, pg_dump, postgres, run_hosts_at_once
+from tests.helpers.server import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    Host,
+    HostResult,
+    auth_server_env,
+    create_user,
+    mlflow_server,
+    pg_dump,
+    postgres,
+    run_hosts_at_once,
+)
 
 pytestmark = pytest.mark.slow
 
 EXPERIMENT = "green_mlflow"
 BATCH_SIZES = ("1", "2")
 SWEEP = ["-m", "runtime=torch", "model=mobilenet_v2", "model.image_size=32", "batch_size=1,2", *TINY_MEASURE]
-ADMIN, ADMIN_PASSWORD = "admin", "admin-Pa55-0xAD17"
 USERS = {"alice": "alice-s3cret-0xA11CE", "bob": "bob-s3cret-0xB0B0B"}
 
 
@@ -105,32 +113,13 @@ def assert_no_secret_in_runs(runs: list[Run], artifacts: dict[str, Path], secret
 
 def test_four_hosts_sweep_at_once_into_a_sqlite_server_with_basic_auth_and_no_password_leaks(tmp_path, monkeypatch):
     require_env("torch")
-    auth_config = tmp_path / "basic_auth.ini"
-    auth_config.write_text(
-        "[mlflow]\n"
-        "default_permission = EDIT\n"  # every user may log runs into the team's experiments
-        f"database_uri = sqlite:///{tmp_path / 'basic_auth.db'}\n"
-        f"admin_username = {ADMIN}\n"
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-        "auth_cache_ttl_seconds = 60\n"  # else a PBKDF2 hash per request: slow on a busy 2-core machine
-    )
     backend = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    server_env = {
-        "MLFLOW_AUTH_CONFIG_PATH": str(auth_config),
-        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),  # CSRF key, the same in every server worker
-    }
+    server_env = auth_server_env(tmp_path, "EDIT")  # every user may log runs into the team's experiments
     with mlflow_server(backend, tmp_path, ("--app-name", "basic-auth"), server_env) as server:
         monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
         for user, password in USERS.items():
-            created = requests.post(
-                f"{server.url}/api/2.0/mlflow/users/create",
-                json={"username": user, "password": password},
-                auth=(ADMIN, ADMIN_PASSWORD),
-                timeout=60,
-            )
-            assert created.status_code == 200, created.text
+            create_user(server, user, password)
         alice = {"MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": USERS["alice"]}
         bob_url = with_password(server.url, "bob", USERS["bob"])
         hosts = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
 # where a client would find a server or credentials of its own: each simulated host sets its own
 CLIENT_ENV = (
@@ -33,6 +35,9 @@ CLIENT_ENV = (
     "MLFLOW_TRACKING_PASSWORD",
     "MLFLOW_TRACKING_TOKEN",
 )
+
+
+ADMIN, ADMIN_PASSWORD = "admin", "admin-Pa55-0xAD17"  # the basic-auth admin of every test server
 
 
 def free_port() -> int:
@@ -202,3 +207,31 @@ def run_hosts_at_once(hosts: list[Host], root: Path, timeout_s: float = 1200) ->
         out.close()
         results.append(HostResult(host, cwd, proc.returncode, (cwd / "output.txt").read_text()))
     return results
+
+
+def auth_server_env(folder: Path, default_permission: str) -> dict[str, str]:
+    """A basic-auth configuration of the test's own: its user database, admin and default permission."""
+    config = folder / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\n"
+        f"default_permission = {default_permission}\n"
+        f"database_uri = sqlite:///{folder / 'basic_auth.db'}\n"
+        f"admin_username = {ADMIN}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "auth_cache_ttl_seconds = 60\n"  # else a PBKDF2 hash per request: slow on a busy 2-core machine
+    )
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),  # the same in every server worker
+    }
+
+
+def create_user(server: Server, user: str, password: str) -> None:
+    created = requests.post(
+        f"{server.url}/api/2.0/mlflow/users/create",
+        json={"username": user, "password": password},
+        auth=(ADMIN, ADMIN_PASSWORD),
+        timeout=60,
+    )
+    assert created.status_code == 200, created.text

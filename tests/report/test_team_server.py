@@ -4,52 +4,20 @@ default permission NO_PERMISSIONS)."""
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
-
 import pytest
 import requests
 from mlflow.server import get_app_client
 from mlflow.tracking import MlflowClient
 
 from green_mlflow.report.plugin import UNAUTHENTICATED
-from tests.helpers.server import Server, mlflow_server
+from tests.helpers.server import ADMIN, ADMIN_PASSWORD, Server, auth_server_env, create_user, mlflow_server
 from tests.helpers.synthetic import Job, make_sweep
 
 pytestmark = pytest.mark.slow
 
-ADMIN, ADMIN_PASSWORD = "admin", "admin-Pa55-0xAD17"
 READER, READER_PASSWORD = "alice", "alice-s3cret-0xA11CE"
 NOBODY, NOBODY_PASSWORD = "nobody", "nobody-s3cret-0x0B0D"
 PAGE = "/green/compare"
-
-
-def auth_server_env(folder: Path, default_permission: str) -> dict[str, str]:
-    """A basic-auth configuration of the test's own: its user database, admin and default permission."""
-    config = folder / "basic_auth.ini"
-    config.write_text(
-        "[mlflow]\n"
-        f"default_permission = {default_permission}\n"
-        f"database_uri = sqlite:///{folder / 'basic_auth.db'}\n"
-        f"admin_username = {ADMIN}\n"
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-        "auth_cache_ttl_seconds = 60\n"  # else a PBKDF2 hash per request: slow on a busy 2-core machine
-    )
-    return {
-        "MLFLOW_AUTH_CONFIG_PATH": str(config),
-        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),  # the same in every server worker
-    }
-
-
-def create_user(server: Server, user: str, password: str) -> None:
-    created = requests.post(
-        f"{server.url}/api/2.0/mlflow/users/create",
-        json={"username": user, "password": password},
-        auth=(ADMIN, ADMIN_PASSWORD),
-        timeout=60,
-    )
-    assert created.status_code == 200, created.text
 
 
 def get(server: Server, query: str = "", auth: tuple[str, str] | None = None) -> requests.Response:
