@@ -24,8 +24,7 @@ from green_mlflow.contract import JobSpec, MeasureSettings
 from green_mlflow.convert import sha256_of
 from green_mlflow.convert.onnx_file import ELEM_TYPES, onnx_file_problem, read_header
 from green_mlflow.meters.nvml import visible_gpus
-from green_mlflow.models.catalog import TORCHVISION_ARCHS, unknown_arch
-from green_mlflow.models.catalog import image_size as documented_size
+from green_mlflow.models.catalog import ZOOS
 from green_mlflow.models.hf_checkpoint import checkpoint_inputs, model_files, read_checkpoint
 from green_mlflow.models.inputs import resolve_shapes
 from green_mlflow.registry import Runtime, runtime
@@ -36,8 +35,9 @@ NOT_HASHED_MEASURE = ("repetitions", "idle_s")
 # the own-model fields (README "Measure your own model"): left out of a job's model while unset, so that the
 # study models' configuration hashes and ONNX cache keys are those of the stores made before they existed
 OWN_MODEL_FIELDS = ("path", "dims", "arch", "factory", "weights")
-# the kinds of own model built in PyTorch (with model=torchvision): runtime=torch, or runtime=onnx exported from torch
+# the kinds of own model built in PyTorch (as model=torchvision is): runtime=torch, or runtime=onnx exported from torch
 TORCH_BUILT = ("python", "hf")
+FRAMEWORKS = {"torch": "PyTorch", "tf": "TensorFlow", "mxnet": "MXNet"}
 FILLABLE = tuple(ELEM_TYPES.values())
 
 
@@ -192,12 +192,13 @@ def checkpoint_sha256(folder: Path) -> str:
 
 
 def _weights_file(model: ModelConfig) -> dict:
-    """``model.weights``: the state dict file, found and hashed (ValueError in one line when it is not a file)."""
+    """``model.weights``: the weights file, found and hashed (ValueError in one line when it is not a file)."""
     path = Path(model.weights).expanduser().absolute()
     if not path.is_file():
+        zoo = ZOOS.get(model.architecture or "", ZOOS["torchvision"])  # model=python: a PyTorch state dict too
         raise ValueError(
-            f"model.weights={model.weights} {'is not a file' if path.exists() else 'does not exist'}; allowed: a "
-            "PyTorch state dict file (torch.save(model.state_dict(), path))"
+            f"model.weights={model.weights} {'is not a file' if path.exists() else 'does not exist'}; allowed: "
+            f"{zoo.weights}"
         )
     return {"weights": str(path), "weights_sha256": sha256_of(path)}  # the same path may hold other weights later
 
@@ -208,8 +209,9 @@ def model_dict(
     """The job's model and its ONNX source: the study's models as they are; the user's own models checked
     against the runtime (ValueError saying what is allowed), their file found and hashed, their size resolved.
 
-    ``model=onnx_file`` has no source framework (None). A ``torchvision`` architecture or ``python`` factory
-    is built in PyTorch, and ``model=hf`` loaded there: ``runtime=torch``, or ``runtime=onnx`` exported from torch.
+    ``model=onnx_file`` has no source framework (None). A zoo's architecture is built in its framework
+    (torchvision in PyTorch, keras in TensorFlow, gluon in MXNet), a ``python`` factory in PyTorch, and ``model=hf``
+    loaded there: that framework's runtime, or ``runtime=onnx`` exported from it.
     """
     values = asdict(model)
     for key in OWN_MODEL_FIELDS:
@@ -228,13 +230,14 @@ def model_dict(
         _check_graph_inputs(path, model, batch_size)
         values.update(path=str(path), sha256=sha256_of(path))  # the same path may hold another file later
         return values, None
-    if model.kind in TORCH_BUILT or model.architecture == "torchvision":
-        option = model.kind if model.kind in TORCH_BUILT else "torchvision"
-        if runtime_name not in ("torch", "onnx") or (runtime_name == "onnx" and source != "torch"):
+    zoo = ZOOS.get(model.architecture or "")
+    if model.kind in TORCH_BUILT or zoo:
+        option, framework = (zoo.option, zoo.runtime) if zoo else (model.kind, "torch")
+        if runtime_name not in (framework, "onnx") or (runtime_name == "onnx" and source != framework):
             shown = f"runtime=onnx runtime.source={source}" if runtime_name == "onnx" else f"runtime={runtime_name}"
             raise ValueError(
-                f"model={option} is not available with {shown}: it is built in PyTorch; allowed: runtime=torch, "
-                "runtime=onnx runtime.source=torch"
+                f"model={option} is not available with {shown}: it is built in {FRAMEWORKS[framework]}; allowed: "
+                f"runtime={framework}, runtime=onnx runtime.source={framework}"
             )
     if model.kind == "hf":
         folder = Path(model.path).expanduser().absolute()
@@ -246,12 +249,12 @@ def model_dict(
     if model.kind == "python" and not (python and runtime_name == "torch"):
         found = find_module(model.factory.partition(":")[0])
         values.update(factory_dir=str(found[0]), sha256=sha256_of(found[1]))  # its code is part of the model
-    if model.architecture == "torchvision":
-        # an interpreter of the user's own may have a newer torchvision: its worker says if it lacks the architecture
-        if model.arch not in TORCHVISION_ARCHS and not (python and runtime_name == "torch"):
-            raise ValueError(unknown_arch(model.arch))
+    if zoo:
+        # an interpreter of the user's own may have a newer library: its worker says if it lacks the architecture
+        if model.arch not in zoo.archs and not (python and runtime_name == zoo.runtime):
+            raise ValueError(zoo.unknown_arch(model.arch))
         if model.image_size is None:
-            values["image_size"] = documented_size(model.arch)
+            values["image_size"] = zoo.image_size(model.arch)
     return values, source
 
 

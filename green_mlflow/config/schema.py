@@ -21,21 +21,21 @@ from omegaconf import MISSING, OmegaConf
 from green_mlflow.allocator import ALLOCATORS
 from green_mlflow.allocator import DEFAULT as DEFAULT_ALLOCATOR
 from green_mlflow.contract import MeasureSettings
+from green_mlflow.models.catalog import ZOOS
 from green_mlflow.registry import ONNX_SOURCES, PROVIDERS, RUNTIMES
 
 MAX_BATCH_SIZE = 4096
 MAX_REPETITIONS = 1000
 MAX_WAIT_S = 86400
 MAX_WINDOWS = 1000
-# image, text: the study's models and torchvision architectures (inputs made from the sizes here); onnx_file: your
+# image, text: the study's models and the zoos' architectures (model=torchvision|keras|gluon; inputs made from the
+# sizes here); onnx_file: your
 # own ONNX file (inputs read from its graph); python: your own PyTorch factory (inputs from its example inputs); hf: a
 # local Hugging Face checkpoint folder (inputs from its config.json)
 MODEL_KINDS = ("image", "text", "onnx_file", "python", "hf")
 # what each of the user's own model kinds needs, and how to give it (README "Measure your own model")
 REQUIRED = {
     "path": "model=onnx_file needs the file: model.path=/abs/path/model.onnx",
-    "arch": "model=torchvision needs an architecture: model.arch=<name> (e.g. resnet18, mobilenet_v3_small, "
-    "efficientnet_b0, vit_b_16; torchvision.models.list_models())",
     "factory": "model=python needs your function: model.factory=package.module:function",
     "checkpoint": "model=hf needs the checkpoint: model.path=/abs/path/folder (a folder written by save_pretrained)",
 }
@@ -45,9 +45,9 @@ def missing_own_model_field(model: dict) -> str | None:
     """What a user's own model lacks, as the message to show (``model`` unresolved: its ``name`` interpolates
     the missing field, which would otherwise fail first with OmegaConf's words); None when nothing is lacking."""
     kind, architecture = model.get("kind"), model.get("architecture")
-    need = {"onnx_file": "path", "python": "factory", "hf": "path"}.get(
-        kind, "arch" if architecture == "torchvision" else None
-    )
+    if architecture in ZOOS and model.get("arch") in (None, ""):
+        return ZOOS[architecture].required()
+    need = {"onnx_file": "path", "python": "factory", "hf": "path"}.get(kind)
     return REQUIRED["checkpoint" if kind == "hf" else need] if need and model.get(need) in (None, "") else None
 
 
@@ -82,8 +82,8 @@ class RuntimeConfig:
 class ModelConfig:
     name: str = MISSING
     kind: str = MISSING  # image | text | onnx_file | python
-    architecture: str | None = None  # builder to use; defaults to ``name`` (``torchvision``: ``arch``)
-    image_size: int | None = 224  # null (model=torchvision): the architecture's documented size
+    architecture: str | None = None  # builder to use; defaults to ``name`` (a zoo, e.g. ``keras``: ``arch``)
+    image_size: int | None = 224  # null (model=torchvision|keras|gluon): the architecture's documented size
     seq_len: int = 128
     vocab_size: int = 30522
     hidden_size: int = 768
@@ -96,9 +96,9 @@ class ModelConfig:
     # the job's model (its configuration hash and the ONNX cache key stay what they were)
     path: str | None = None  # kind onnx_file: the ONNX file; kind hf: the checkpoint folder
     dims: dict[str, int] = field(default_factory=dict)  # kind onnx_file: sizes of named symbolic dimensions
-    arch: str | None = None  # architecture torchvision: a torchvision.models classification architecture
+    arch: str | None = None  # a zoo's architecture (models/catalog.py): torchvision, keras or gluon names
     factory: str | None = None  # kind python: ``package.module:function`` returning (module, example inputs)
-    weights: str | None = None  # torchvision, python: a PyTorch state dict file loaded into the module (strict)
+    weights: str | None = None  # a zoo or python model's own trained weights: a state dict, Keras or Gluon file
 
     def __post_init__(self) -> None:
         if self.kind == MISSING:
@@ -106,10 +106,10 @@ class ModelConfig:
         _allowed("model.kind", self.kind, MODEL_KINDS, f" for model={self.name}")
         if self.kind in ("onnx_file", "hf") and not self.path:
             raise ValueError(REQUIRED["checkpoint" if self.kind == "hf" else "path"])
-        if self.weights and not (self.kind == "python" or self.architecture == "torchvision"):
+        if self.weights and not (self.kind == "python" or self.architecture in ZOOS):
             raise ValueError(
-                f"model.weights is not available for model={self.name}: it is a PyTorch state dict for the module "
-                "that model=torchvision or model=python builds; allowed: model=torchvision, model=python"
+                f"model.weights is not available for model={self.name}: it is trained weights for the model that "
+                f"a zoo or your factory builds; allowed: {', '.join(f'model={z}' for z in ZOOS)}, model=python"
             )
         if self.kind == "python":
             if not self.factory:
@@ -119,16 +119,21 @@ class ModelConfig:
                     f"model.factory={self.factory} is not of the form package.module:function "
                     "(a module importable from the current directory, a function in it)"
                 )
-        if self.architecture == "torchvision":
+        if self.architecture in ZOOS:
             if not self.arch:
-                raise ValueError(REQUIRED["arch"])
+                raise ValueError(ZOOS[self.architecture].required())
             if self.kind != "image":
-                raise ValueError(f"model.kind={self.kind} is not available for model=torchvision; allowed: image")
+                raise ValueError(
+                    f"model.kind={self.kind} is not available for model={self.architecture}; allowed: image"
+                )
         bad = {k: v for k, v in self.dims.items() if v < 1}
         if bad:
             raise ValueError(f"model.dims: {', '.join(f'{k}={v}' for k, v in bad.items())}: each must be 1 or more")
-        if self.image_size is None and self.architecture != "torchvision":
-            raise ValueError(f"model.image_size=null is only for model=torchvision, not model={self.name}")
+        if self.image_size is None and self.architecture not in ZOOS:
+            raise ValueError(
+                f"model.image_size=null is only for {', '.join(f'model={z}' for z in ZOOS)} (the architecture's "
+                f"documented size), not model={self.name}"
+            )
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""MXNet Gluon builders: model-zoo ResNet-50 v1 and MobileNetV2 1.0, and BERT-base as a HybridBlock.
+"""MXNet Gluon builders: model-zoo ResNet-50 v1 and MobileNetV2 1.0, any model-zoo architecture (``model=gluon``), and
+BERT-base as a HybridBlock.
 
 Seeded random initialisation (Xavier for weights, as the model zoo's own training scripts use).
 Gluon's BERT here mirrors BertModel: embeddings + LayerNorm, 12 post-LN encoder layers with exact
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 
 from green_mlflow.models.mxnet_shim import import_mxnet
+from green_mlflow.models.weights import WeightsError, one_line, planned_weights
 
 mx = import_mxnet()
 from mxnet.gluon import HybridBlock, nn  # noqa: E402
@@ -85,12 +87,36 @@ def build_model(model: dict, seed: int):
         net = vision.resnet50_v1(pretrained=False)
     elif architecture == "mobilenet_v2":
         net = vision.mobilenet_v2_1_0(pretrained=False)
+    elif architecture == "gluon":
+        net = _zoo_model(model["arch"])
     elif architecture == "bert_base":
         net = GluonBert(model)
     else:
-        raise ValueError(f"MXNet has no builder for model {architecture!r}; allowed: bert_base, mobilenet_v2, resnet50")
-    net.initialize(mx.init.Xavier(magnitude=2.24), ctx=mx.cpu())
+        raise ValueError(
+            f"MXNet has no builder for model {architecture!r}; allowed: bert_base, gluon, mobilenet_v2, resnet50"
+        )
+    if model.get("weights"):
+        path = planned_weights(model)
+        try:  # every parameter from the file, none left over (load_parameters' defaults)
+            net.load_parameters(str(path), ctx=mx.cpu())
+        except Exception as err:
+            raise WeightsError(f"model.weights={path} does not fit {model['arch']}: {one_line(err)}") from err
+    else:
+        net.initialize(mx.init.Xavier(magnitude=2.24), ctx=mx.cpu())
     return net
+
+
+def _zoo_model(arch: str):
+    """``model=gluon``: a Gluon model-zoo architecture by its get_model name, without weights."""
+    from mxnet.gluon.model_zoo import vision
+
+    try:
+        return vision.get_model(arch, pretrained=False)
+    except ValueError:  # its message lists every name, over many lines
+        raise ValueError(
+            f"model.arch={arch} is not in the Gluon model zoo of mxnet {mx.__version__}; allowed: a name "
+            "mxnet.gluon.model_zoo.vision.get_model takes, e.g. resnet18_v1, mobilenet0.25, mobilenetv2_1.0"
+        ) from None
 
 
 def parameter_count(net) -> int:

@@ -7,12 +7,12 @@ checkpoint folder (``model=hf``) or a state dict loaded into a torchvision or fa
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
+
+from green_mlflow.models.weights import WeightsError, listed, one_line, planned_weights
 
 
 def _resnet50(model: dict) -> torch.nn.Module:
@@ -87,20 +87,6 @@ class HfLoadError(ValueError):
     """A checkpoint folder transformers cannot load as the class it names; one line."""
 
 
-class WeightsError(ValueError):
-    """``model.weights`` cannot be read, or is not a state dict that fits the module; one line."""
-
-
-def one_line(err: BaseException, limit: int = 300) -> str:
-    """An exception as one short line (load_state_dict and unpickling errors span many)."""
-    text = " ".join(f"{type(err).__name__}: {err}".split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _listed(keys: list[str], limit: int = 3) -> str:
-    return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
-
-
 class _HfForInference(torch.nn.Module):
     """A transformers model called with its inputs by name (given positionally, in ``inputs``' order), returning its
     output tensors as a plain tuple (what the ONNX exporter traces); ``output_names`` are their names, e.g.
@@ -158,18 +144,15 @@ def load_weights(module: torch.nn.Module, model: dict, what: str) -> None:
     """Load ``model["weights"]`` into ``module`` (``what`` names it in messages): ``torch.load(weights_only=True)``,
     then ``load_state_dict(strict=True)``; WeightsError in one line when the file changed since it was planned, cannot
     be read, or does not fit (its missing, unexpected and mis-shaped keys)."""
-    path = Path(model["weights"])
+    path = planned_weights(model)
     given = f"model.weights={path}"
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
         state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as err:
         raise WeightsError(f"{given} cannot be read with torch.load(weights_only=True): {one_line(err)}") from err
-    if model.get("weights_sha256") not in (None, digest):
-        raise WeightsError(f"{given} changed after the sweep was planned (its sha256 differs): measure it again")
     if not (isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())):
         held = (
-            f"a dict with keys {_listed([str(k) for k in state])}" if isinstance(state, dict) else type(state).__name__
+            f"a dict with keys {listed([str(k) for k in state])}" if isinstance(state, dict) else type(state).__name__
         )
         raise WeightsError(
             f"{given} is not a state dict (tensors by parameter name) but {held}; save it with "
@@ -184,7 +167,7 @@ def load_weights(module: torch.nn.Module, model: dict, what: str) -> None:
         if k in state and state[k].shape != own[k].shape
     ]
     problems = [
-        f"{label} {_listed(keys)}"
+        f"{label} {listed(keys)}"
         for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("other shapes", shapes))
         if keys
     ]

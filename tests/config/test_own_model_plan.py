@@ -81,10 +81,42 @@ def test_another_file_at_the_same_path_is_another_configuration(compose_config, 
             ["model=torchvision", "model.arch=resnet18", "runtime=onnx", "runtime.source=tf"],
             "model=torchvision is not available with runtime=onnx runtime.source=tf: it is built in PyTorch",
         ),
+        (["model=keras", "runtime=tf"], "model=keras needs an architecture: model.arch=<name> (e.g. MobileNetV3Small"),
+        (
+            ["model=keras", "model.arch=ResNet5", "runtime=tf"],
+            "model.arch=ResNet5 is not a Keras 3 (keras.applications) classification architecture; allowed: ResNet101",
+        ),
+        (
+            ["model=keras", "model.arch=ResNet50", "runtime=torch"],
+            "model=keras is not available with runtime=torch: it is built in TensorFlow; allowed: runtime=tf, "
+            "runtime=onnx runtime.source=tf",
+        ),
+        (
+            ["model=keras", "model.arch=ResNet50", "runtime=tf", "model.weights=/nonexistent/r.weights.h5"],
+            "model.weights=/nonexistent/r.weights.h5 does not exist; allowed: a Keras weights file (model.save_weights",
+        ),
+        (["model=gluon", "runtime=mxnet"], "model=gluon needs an architecture: model.arch=<name>"),
+        (
+            ["model=gluon", "model.arch=resnet19", "runtime=mxnet"],
+            "model.arch=resnet19 is not a Gluon model zoo (mxnet 1.9.1) classification architecture; allowed: "
+            "resnet101_v1",
+        ),
+        (
+            ["model=gluon", "model.arch=resnet18_v1", "runtime=onnx", "runtime.source=torch"],
+            "model=gluon is not available with runtime=onnx runtime.source=torch: it is built in MXNet; allowed: "
+            "runtime=mxnet, runtime=onnx runtime.source=mxnet",
+        ),
+        (
+            ["model=gluon", "model.arch=resnet18_v1", "runtime=mxnet", "model.weights=/nonexistent/r.params"],
+            "allowed: a Gluon parameters file (net.save_parameters(path))",
+        ),
         (["model=python"], "model=python needs your function: model.factory=package.module:function"),
         (["model=python", "model.factory=my_models.build"], "is not of the form package.module:function"),
         (["model=python", "model.factory=m:build", "runtime=tf"], "model=python is not available with runtime=tf"),
-        (["model.image_size=null"], "model.image_size=null is only for model=torchvision, not model=mobilenet_v2"),
+        (
+            ["model.image_size=null"],
+            "model.image_size=null is only for model=torchvision, model=keras, model=gluon (the architecture's documented size), not model=mobilenet_v2",
+        ),
     ],
 )
 def test_a_users_model_that_cannot_run_is_refused_saying_what_is_allowed(
@@ -109,6 +141,24 @@ def test_a_torchvision_architecture_gets_its_documented_size_unless_given(compos
     assert (job.model["name"], job.model["arch"], job.source, job.label) == (
         "vit_b_16", "vit_b_16", "torch", "onnx(from torch) vit_b_16 bs=1 cpu ort_all"
     )  # fmt: skip
+
+
+def test_keras_and_gluon_architectures_get_their_documented_sizes_and_their_framework_as_source(compose_config):
+    def job(*overrides):
+        return plan_job(compose_config(list(overrides)))
+
+    assert job("model=keras", "model.arch=Xception", "runtime=tf").model["image_size"] == 299
+    assert job("model=keras", "model.arch=MobileNetV3Small", "runtime=tf").model["image_size"] == 224
+    assert job("model=gluon", "model.arch=inceptionv3", "runtime=mxnet").model["image_size"] == 299
+    onnx = job("model=keras", "model.arch=EfficientNetB3", "runtime=onnx", "runtime.source=tf")
+    assert (onnx.model["name"], onnx.model["arch"], onnx.model["image_size"], onnx.source) == (
+        "EfficientNetB3", "EfficientNetB3", 300, "tf"
+    )  # fmt: skip
+    gluon = job(
+        "model=gluon", "model.arch=mobilenet0.25", "runtime=onnx", "runtime.source=mxnet", "model.image_size=32"
+    )
+    assert (gluon.model["name"], gluon.model["image_size"], gluon.source) == ("mobilenet0.25", 32, "mxnet")
+    assert gluon.label == "onnx(from mxnet) mobilenet0.25 bs=1 cpu ort_all"
 
 
 def test_an_interpreter_of_your_own_may_know_architectures_the_catalogue_does_not(compose_config):

@@ -1,6 +1,6 @@
 """A user's own model measured through the command line (README "Measure your own model"), each built by the test
-itself: an ONNX file, a torchvision architecture, a Python factory, a Hugging Face checkpoint, a state dict of weights;
-and what cannot run refused cleanly."""
+itself: an ONNX file, a torchvision, Keras or Gluon architecture, a Python factory, a Hugging Face checkpoint, weights
+of one's own (a state dict, a Keras weights file, Gluon parameters); and what cannot run refused cleanly."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from tests.helpers.own_models import (
     VOCAB,
     model_proto,
     write_factory_module,
+    write_gluon_params,
     write_hf_checkpoint,
+    write_keras_weights,
     write_onnx_file,
     write_state_dict,
 )
@@ -211,3 +213,48 @@ def test_weights_that_do_not_fit_fail_the_run_with_one_line_and_a_missing_file_i
     assert "latency_p50_ms" not in child.data.metrics, "nothing was measured"
     proc = run_cli([*args[:3], "model.weights=/nonexistent/w.pt"], tmp_path, sqlite_uri, timeout=120)
     _refused(proc, sqlite_uri, "model.weights=/nonexistent/w.pt does not exist")
+
+
+def test_a_keras_application_with_weights_of_your_own_is_measured_on_tf_and_on_onnx_from_tf(
+    tmp_path: Path, sqlite_uri: str
+):
+    require_env("tf"), require_env("onnx")
+    weights, parameters = write_keras_weights(tmp_path / "small.weights.h5", "MobileNetV3Small", 32)
+    args = ["-m", "runtime=tf,onnx", "runtime.source=tf", "model=keras", "model.arch=MobileNetV3Small"]
+    proc = run_cli([*args, "model.image_size=32", f"model.weights={weights}", *TINY_MEASURE], tmp_path, sqlite_uri)
+    by_runtime = {c.data.params["runtime"]: c for c in _finished(proc, sqlite_uri, count=2)}
+    tf_run, onnx_run = by_runtime["tf"], by_runtime["onnx"]
+    assert tf_run.data.params["model"] == "MobileNetV3Small" and tf_run.data.params["model.weights"] == str(weights)
+    assert tf_run.data.metrics["model_parameters"] == parameters, "Keras' own MobileNetV3Small was built"
+    assert onnx_run.data.tags["onnx.parity"] == "passed" and onnx_run.data.params["runtime.source"] == "tf"
+    spec = MlflowClient(sqlite_uri).download_artifacts(tf_run.info.run_id, "spec.json", str(tmp_path))
+    planned = json.loads(Path(spec).read_text())["model"]
+    assert planned["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    proc = run_cli(["runtime=tf", "model=keras", "model.arch=ResNet5"], tmp_path, sqlite_uri, timeout=120)
+    _refused(proc, sqlite_uri, "model.arch=ResNet5 is not a Keras 3 (keras.applications) classification architecture")
+
+
+def test_a_gluon_model_zoo_architecture_is_measured_on_mxnet_and_on_onnx_from_mxnet_with_its_own_parameters(
+    tmp_path: Path, sqlite_uri: str
+):
+    require_env("mxnet"), require_env("onnx")
+    params = write_gluon_params(tmp_path / "mobilenet.params", "mobilenet0.25", 32)
+    args = ["model=gluon", "model.arch=mobilenet0.25", "model.image_size=32"]
+    sweep = ["-m", "runtime=mxnet,onnx", "runtime.source=mxnet", *args, f"model.weights={params}", *TINY_MEASURE]
+    by_runtime = {c.data.params["runtime"]: c for c in _finished(run_cli(sweep, tmp_path, sqlite_uri), sqlite_uri, 2)}
+    assert by_runtime["mxnet"].data.params["model"] == "mobilenet0.25"
+    assert by_runtime["mxnet"].data.params["model.weights"] == str(params)
+    assert by_runtime["onnx"].data.tags["onnx.parity"] == "passed"
+
+
+def test_gluon_parameters_of_another_architecture_fail_the_run_with_one_line(tmp_path: Path, sqlite_uri: str):
+    require_env("mxnet")
+    params = write_gluon_params(tmp_path / "resnet.params", "resnet18_v1", 32)
+    args = ["runtime=mxnet", "model=gluon", "model.arch=mobilenet0.25", "model.image_size=32"]
+    proc = run_cli([*args, f"model.weights={params}", *TINY_MEASURE], tmp_path, sqlite_uri)
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout
+    (child,) = _children(sqlite_uri)
+    reason = child.data.tags["green.status_reason"]
+    assert child.info.status == "FAILED" and "\n" not in reason and len(reason) < 600, reason
+    assert f"WeightsError: model.weights={params} does not fit mobilenet0.25" in reason
+    assert "latency_p50_ms" not in child.data.metrics, "nothing was measured"

@@ -20,7 +20,8 @@ HYDRA_FLAGS = [f for f in get_args_parser()._option_string_actions if f.startswi
 CONF = ROOT / "conf"
 GROUPS = ("runtime", "model", "provider", "mode", "measure", "tracking")  # the README's config groups
 OPTIONS = {group: sorted(p.stem for p in (CONF / group).glob("*.yaml")) for group in GROUPS}
-OWN_MODELS = ("onnx_file", "torchvision", "python", "hf")  # a user's own model: not valid without model.path, arch, factory
+# a user's own model: not valid without model.path, arch, factory
+OWN_MODELS = ("onnx_file", "torchvision", "keras", "gluon", "python", "hf")
 PORT = "<closed-port>"  # replaced by a loopback port that refuses connections (fixture ``closed_port``)
 SECRET = "s3cret-pw"  # a password inside tracking URIs: it must never be printed
 

@@ -3,11 +3,12 @@ PyTorch factory module (README "Measure your own model")."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import textwrap
 from pathlib import Path
 
-from tests.helpers.project import require_env
+from tests.helpers.project import ROOT, require_env
 
 VOCAB = 50  # the ONNX file's embedding rows: token ids must stay below it (model.vocab_size)
 
@@ -166,4 +167,53 @@ torch.save(get_model(sys.argv[2], weights=None).state_dict(), sys.argv[1])
 def write_state_dict(path: Path, arch: str = "mobilenet_v3_small") -> Path:
     """A torchvision architecture's state dict, saved with ``torch.save`` in the torch environment."""
     subprocess.run([require_env("torch"), "-c", STATE_DICT_SCRIPT, str(path), arch], check=True, timeout=300)
+    return path
+
+
+KERAS_WEIGHTS_SCRIPT = """
+import sys
+import keras
+import numpy as np
+
+keras.utils.set_random_seed(1234)
+path, arch, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+model = getattr(keras.applications, arch)(weights=None, input_shape=(size, size, 3), classifier_activation=None)
+model.save_weights(path)
+print(int(sum(np.prod(w.shape) for w in model.trainable_weights)))
+"""
+
+
+def write_keras_weights(path: Path, arch: str, size: int) -> tuple[Path, int]:
+    """A keras.applications architecture's weights (``save_weights``) and its trainable parameter count, in the tf
+    environment."""
+    proc = subprocess.run(
+        [require_env("tf"), "-c", KERAS_WEIGHTS_SCRIPT, str(path), arch, str(size)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return path, int(proc.stdout.strip().splitlines()[-1])
+
+
+GLUON_PARAMS_SCRIPT = """
+import sys
+from green_mlflow.models.mxnet_shim import import_mxnet
+
+mx = import_mxnet()
+from mxnet.gluon.model_zoo import vision
+
+mx.random.seed(1234)
+path, arch, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+net = vision.get_model(arch, pretrained=False)
+net.initialize(mx.init.Xavier())
+net(mx.nd.zeros((1, 3, size, size)))  # Gluon infers the shapes it defers on the first call
+net.save_parameters(path)
+"""
+
+
+def write_gluon_params(path: Path, arch: str, size: int) -> Path:
+    """A Gluon model-zoo architecture's parameters (``save_parameters``), in the mxnet environment."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run(
+        [require_env("mxnet"), "-c", GLUON_PARAMS_SCRIPT, str(path), arch, str(size)],
+        check=True, capture_output=True, timeout=300, env=env,
+    )  # fmt: skip
     return path
