@@ -1,7 +1,8 @@
 """Throughput and page faults per iteration under each memory allocator, measured by the product itself.
 
     .venv/bin/python benchmarks/allocators.py [--runtimes torch onnx] [--models mobilenet_v2] \
-        [--batch-sizes 1 64] [--allocators glibc_pinned glibc jemalloc tcmalloc] [--measure quick]
+        [--batch-sizes 1 64] [--allocators glibc_pinned glibc jemalloc tcmalloc] [--measure quick] \
+        [--extra measure.window_min_iterations=3 ...]
 
 Runs one sweep (``python -m green_mlflow -m … allocator=…``) into a throw-away SQLite store, then prints a
 Markdown table per runtime, model and batch: throughput (samples/s) and minor page faults per iteration under
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-sizes", nargs="+", default=["1", "64"])
     parser.add_argument("--allocators", nargs="+", default=["glibc_pinned", "glibc", "jemalloc", "tcmalloc"])
     parser.add_argument("--measure", default="quick")
+    parser.add_argument(
+        "--extra", nargs="*", default=[], metavar="KEY=VALUE", help="Hydra overrides appended to the sweep"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "allocators.md")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             f"measure={args.measure}",
             "report=false",
             f"tracking.uri={uri}",
+            *args.extra,
         ]
         done = subprocess.run(sweep, cwd=tmp, capture_output=True, text=True)
         if done.returncode != 0:
@@ -78,7 +83,7 @@ def summarise(uri: str, args: argparse.Namespace) -> str:
         )
     head = "| runtime | model | batch | " + " | ".join(args.allocators) + " |"
     lines = [
-        f"Host: {cpu or platform.processor()} ({platform.node()}), measure={args.measure}; "
+        f"Host: {cpu or platform.processor()} ({platform.node()}), measure={args.measure} {' '.join(args.extra)}; "
         "each cell: throughput · minor page faults per iteration (⚠ = green.allocator_churn detected).",
         "",
         head,

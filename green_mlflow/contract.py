@@ -109,6 +109,11 @@ class MeasureSettings:
 # --- worker: JobSpec in, WorkerResult out --------------------------------------------------------------
 
 
+# latency: synchronise after every iteration (per-iteration latency); throughput: queue iterations back to back and
+# synchronise at window edges only (MLPerf's Offline scenario; no per-iteration latency). docs/method.md rule 18.
+SCENARIOS = ("latency", "throughput")
+
+
 @dataclass
 class JobSpec(Document):
     """One measurement, as the worker receives it. ``model`` is the resolved ``model`` config group."""
@@ -127,6 +132,7 @@ class JobSpec(Document):
     onnx_path: str | None = None  # runtime=onnx: the converted model to run
     trt_cache_dir: str | None = None  # provider=tensorrt: where built engines are kept
     idle_temp_c: float | None = None  # the cool-down's target: the GPU temperature measured while idle
+    scenario: str = "latency"  # one of SCENARIOS
     schema_version: int = SCHEMA_VERSION
 
 
@@ -166,8 +172,9 @@ class WindowSummary:
     duration_s: float
     start_s: float
     end_s: float
-    latency_p50_ms: float
+    latency_p50_ms: float | None  # None in the throughput scenario: iterations are not timed one by one
     minor_faults_per_iteration: float
+    batch_time_ms: float | None = None  # the window's duration over its iterations (both scenarios)
 
 
 @dataclass
@@ -240,7 +247,7 @@ class SamplerFacts:
 @dataclass
 class Traces:
     utilisation: str  # path of the sampler's CSV
-    latency: str  # path of the per-iteration latency CSV
+    latency: str | None  # path of the per-iteration latency CSV; None in the throughput scenario
 
 
 @dataclass
@@ -265,6 +272,7 @@ class WorkerResult(Outcome):
     contention: Contention | None = None
     cpu_contention: CpuContention | None = None
     precision: Precision | None = None
+    scenario_note: str | None = None  # how the scenario ran on this runtime (e.g. the same as latency: why)
     sampler: SamplerFacts | None = None
     malloc_env: dict[str, str] = field(default_factory=dict)
     traces: Traces | None = None

@@ -62,6 +62,7 @@ class Job:
     python: str | None
     repetition: int = 0
     allocator: str = DEFAULT_ALLOCATOR  # the worker's memory allocator (green_mlflow/allocator.py)
+    scenario: str = "latency"  # or throughput: synchronised at window edges only (docs/method.md rule 18)
 
     @property
     def entry(self) -> Runtime:
@@ -81,6 +82,8 @@ class Job:
         label = f"{runtime} {model} bs={self.batch_size} {self.provider} {self.mode}"
         if self.allocator != DEFAULT_ALLOCATOR:
             label += f" alloc={self.allocator}"
+        if self.scenario != "latency":
+            label += f" {self.scenario}"
         return f"{label} rep={self.repetition}" if self.measure.repetitions > 1 else label
 
     def config_hash(self) -> str:
@@ -90,6 +93,8 @@ class Job:
         # settings added later stay out while at their defaults: the hashes of earlier stores still match
         if self.allocator == DEFAULT_ALLOCATOR:
             del payload["allocator"]
+        if self.scenario == "latency":
+            del payload["scenario"]
         if self.measure.target_ci_rel is None:
             del payload["measure"]["target_ci_rel"], payload["measure"]["max_windows"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -108,6 +113,7 @@ class Job:
             repetition=self.repetition,
             measure=self.measure,
             output_dir=output_dir,
+            scenario=self.scenario,
             **extra,
         )
 
@@ -301,6 +307,7 @@ def plan_job(cfg: DictConfig) -> Job:
         python=typed.runtime.python,
         repetition=typed.repetition,
         allocator=_allocator(typed.allocator.name),
+        scenario=typed.scenario.name,
     )
 
 

@@ -20,7 +20,7 @@ from omegaconf import MISSING, OmegaConf
 
 from green_mlflow.allocator import ALLOCATORS
 from green_mlflow.allocator import DEFAULT as DEFAULT_ALLOCATOR
-from green_mlflow.contract import MeasureSettings
+from green_mlflow.contract import SCENARIOS, MeasureSettings
 from green_mlflow.models.catalog import ZOOS
 from green_mlflow.registry import ONNX_SOURCES, PROVIDERS, RUNTIMES
 
@@ -222,6 +222,17 @@ class AllocatorConfig:
 
 
 @dataclass
+class ScenarioConfig:
+    """``latency`` (synchronise after every iteration) or ``throughput`` (at window edges only); docs/method.md
+    rule 18."""
+
+    name: str = "latency"
+
+    def __post_init__(self) -> None:
+        _allowed("scenario", self.name, SCENARIOS)
+
+
+@dataclass
 class CarbonConfig:
     """Grams CO2e per kWh of the electricity the host uses, and where the figure comes from (no network
     look-up: docs/metrics.md says where to find one). Unset: no carbon metric is logged."""
@@ -255,6 +266,7 @@ class GreenConfig:
     register: bool = False  # each measured ONNX model as a Model Registry version (green-mlflow-<model>-from-…)
     carbon: CarbonConfig = field(default_factory=CarbonConfig)
     allocator: AllocatorConfig = field(default_factory=AllocatorConfig)
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     verbose: bool = False  # also show the frameworks' own output (it is always in each run's logs/job.log)
 
     def __post_init__(self) -> None:

@@ -139,7 +139,7 @@ def job_from_run(run: Run) -> JobRun:
         status_reason=tags.get("green.status_reason", ""),
         runtime=_param(run, "runtime") or "?",
         source=_param(run, "runtime.source"),
-        mode=_param(run, "mode") or "?",
+        mode=_mode(run),
         model=_param(run, "model") or "?",
         batch_size=_param(run, "batch_size") or "?",
         provider=_param(run, "provider") or "?",
@@ -154,6 +154,14 @@ def job_from_run(run: Run) -> JobRun:
         hardware=_hardware(tags, _param(run, "provider")),
         flags={k: tags[k] for k in FLAG_TAGS if tags.get(k, "").startswith(("detected", "drifting"))},
     )
+
+
+def _mode(run: Run) -> str:
+    """The runtime's mode, with the scenario where it is not the default (``eager throughput``): a throughput run
+    is its own series, never averaged with latency runs."""
+    mode = _param(run, "mode") or "?"
+    scenario = _param(run, "scenario")
+    return f"{mode} {scenario}" if scenario not in (None, "latency") else mode
 
 
 def _hardware(tags: dict[str, str], provider: str | None) -> str:

@@ -11,6 +11,9 @@ class Session(Protocol):
     """A model loaded in a runtime, bound to fixed inputs of one batch."""
 
     batch_size: int
+    # run() may return before the work is done (CUDA streams, MXNet's engine): only then can the throughput
+    # scenario queue iterations; elsewhere it does the latency scenario's work (docs/method.md rule 18)
+    queues_work: bool
 
     def run(self) -> None:
         """Run one inference on the bound batch (may return before the device is done)."""

@@ -40,6 +40,7 @@ class MxnetSession:
         else:
             self.ctx = mx.cpu()
         self.batch_size = spec.batch_size
+        self.queues_work = True  # MXNet's engine runs operators asynchronously on CPU and GPU alike
         self.model_cfg = spec.model
         self.net = build_model(self.model_cfg, spec.seed)
         self.net.collect_params().reset_ctx(self.ctx)

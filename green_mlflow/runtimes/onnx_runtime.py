@@ -112,6 +112,7 @@ class OnnxSession:
         if not spec.onnx_path:
             raise ValueError("runtime=onnx needs the converted model: the spec has no onnx_path")
         self.batch_size = spec.batch_size
+        self.queues_work = False  # InferenceSession.run returns with the outputs on the host
         self.requested = spec.provider
         options = ort.SessionOptions()
         options.graph_optimization_level = MODES[spec.mode]

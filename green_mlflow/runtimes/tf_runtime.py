@@ -31,6 +31,7 @@ class TfSession:
         mode = spec.mode
         self.call = forward if mode == "eager" else tf.function(forward, jit_compile=(mode == "xla"))
         self._gpu = provider == "cuda"
+        self.queues_work = self._gpu  # eager ops on a GPU are queued; on the CPU they return when done
 
     def run(self) -> None:
         with tf.device(self.device):

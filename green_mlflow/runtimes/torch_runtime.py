@@ -38,6 +38,7 @@ class TorchSession:
         self.args = () if keywords else tuple(tensors.values())
         self.kwargs = tensors if keywords else {}
         self._cuda = self.device.type == "cuda"
+        self.queues_work = self._cuda  # CUDA kernels are queued on a stream; CPU ops return when done
         self._forward = torch.compile(self.model) if self.mode == "compile" else self.model
         self._graph = None
         if self.mode == "cuda_graph":

@@ -273,7 +273,8 @@ def _measure_and_log(
     trace_path = Path(result.traces.utilisation)
     runs.log_steps(store, run_id, result, read_trace(trace_path), job.device_id)
     runs.log_file(store, run_id, trace_path, "traces")
-    runs.log_file(store, run_id, Path(result.traces.latency), "traces")
+    if result.traces.latency is not None:  # the throughput scenario times no single iteration
+        runs.log_file(store, run_id, Path(result.traces.latency), "traces")
     runs.log_json(
         store,
         run_id,

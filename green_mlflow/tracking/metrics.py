@@ -121,9 +121,12 @@ def efficiency_metrics(metrics: dict[str, float], intensity_g_per_kwh: float | N
 
 def result_metrics(result: WorkerResult) -> dict[str, float]:
     """Scalar metrics of a finished measurement (energy excluded: see ``energy_metrics``)."""
-    latency = asdict(result.latency)
-    metrics = {f"latency_{k}": v for k, v in latency.items() if k.endswith("_ms")}
-    metrics["latency_iterations"] = result.latency.count
+    metrics: dict[str, float] = {}
+    if result.latency is not None:  # the throughput scenario times no single iteration: no latency at all
+        metrics.update({f"latency_{k}": v for k, v in asdict(result.latency).items() if k.endswith("_ms")})
+        metrics["latency_iterations"] = result.latency.count
+    else:
+        metrics["batch_time_mean_ms"] = result.measured_duration_s * 1e3 / sum(w.iterations for w in result.windows)
     metrics["throughput_samples_per_s"] = result.throughput_samples_per_s
     metrics["measured_samples"] = result.measured_samples
     metrics["measured_duration_s"] = result.measured_duration_s
@@ -162,6 +165,8 @@ def result_tags(result: WorkerResult) -> dict[str, str]:
     tags.update(cpu_contention_tags(result.cpu_contention))
     tags.update(stability_tags_and_metrics(result)[0])
     tags.update(allocator_tags(result))
+    if result.scenario_note is not None:
+        tags["scenario.note"] = result.scenario_note
     if result.precision is not None:
         tags["precision.outcome"] = result.precision.outcome
         tags["precision.quantity"] = result.precision.quantity

@@ -95,7 +95,10 @@ def log_steps(store: Store, run_id: str, result: WorkerResult, trace: dict[str, 
     now = get_current_time_millis()
     metrics = []
     for index, window in enumerate(result.windows):
-        metrics.append(Metric("window_latency_p50_ms", window.latency_p50_ms, now, index))
+        if window.latency_p50_ms is not None:  # None in the throughput scenario
+            metrics.append(Metric("window_latency_p50_ms", window.latency_p50_ms, now, index))
+        if window.batch_time_ms is not None:
+            metrics.append(Metric("window_batch_time_ms", window.batch_time_ms, now, index))
         metrics.append(Metric("window_throughput_samples_per_s", window.samples / window.duration_s, now, index))
     for domain, entry in result.energy.items():
         suffix = "" if entry.method in MEASURED else "_estimated"

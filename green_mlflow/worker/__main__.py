@@ -59,7 +59,7 @@ def measure_job(spec: JobSpec, progress=_progress) -> WorkerResult:
         load, session = measure_span("load", meters, lambda: load_session(spec))
         info = {**session.info(), "allocator": allocator_in_effect()}  # docs/method.md rule 16
         cpu_before = cpu_contention.snapshot()
-        warmup, windows = run_protocol(session, meters, measure, progress)
+        warmup, windows = run_protocol(session, meters, measure, progress, spec.scenario)
         cpu_after = cpu_contention.snapshot()
         others = cpu_contention.summarise_cpu_contention(cpu_before, cpu_after, cpu_contention.own_pids())
         temps_end = read_temperatures_c(gpu_id)
@@ -69,11 +69,7 @@ def measure_job(spec: JobSpec, progress=_progress) -> WorkerResult:
     processes_file = processes_path(trace_path)
     processes = json.loads(processes_file.read_text()) if processes_file.exists() else None
     latencies = [ns for w in windows for ns in w.latencies_ns]
-    with (out_dir / "latency_ms.csv").open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["window", "iteration", "latency_ms"])
-        for w_index, window in enumerate(windows):
-            writer.writerows((w_index, i, f"{ns / 1e6:.6f}") for i, ns in enumerate(window.latencies_ns))
+    latency_csv = _write_latencies(out_dir / "latency_ms.csv", windows) if latencies else None
     samples = sum(w.samples for w in windows)
     duration_s = sum(w.duration_s for w in windows)
     return WorkerResult(
@@ -91,12 +87,13 @@ def measure_job(spec: JobSpec, progress=_progress) -> WorkerResult:
                 duration_s=w.duration_s,
                 start_s=w.start_s,
                 end_s=w.end_s,
-                latency_p50_ms=latency_summary(w.latencies_ns).p50_ms,
+                latency_p50_ms=latency_summary(w.latencies_ns).p50_ms if w.latencies_ns else None,
                 minor_faults_per_iteration=w.minor_faults / w.iterations,
+                batch_time_ms=w.duration_s * 1e3 / w.iterations,
             )
             for w in windows
         ],
-        latency=latency_summary(latencies),
+        latency=latency_summary(latencies) if latencies else None,
         throughput_samples_per_s=samples / duration_s,
         measured_samples=samples,
         measured_duration_s=duration_s,
@@ -111,9 +108,33 @@ def measure_job(spec: JobSpec, progress=_progress) -> WorkerResult:
         ),
         cpu_contention=others,
         precision=precision_of(windows, meters, measure),
+        scenario_note=scenario_note(spec, session.queues_work),
         sampler=SamplerFacts(interval_s=interval_s, samples=len(trace.t_s)),
         malloc_env={k: v for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_")},
-        traces=Traces(utilisation=str(trace_path), latency=str(out_dir / "latency_ms.csv")),
+        traces=Traces(utilisation=str(trace_path), latency=latency_csv),
+    )
+
+
+def _write_latencies(path: Path, windows) -> str:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["window", "iteration", "latency_ms"])
+        for w_index, window in enumerate(windows):
+            writer.writerows((w_index, i, f"{ns / 1e6:.6f}") for i, ns in enumerate(window.latencies_ns))
+    return str(path)
+
+
+def scenario_note(spec: JobSpec, queues_work: bool) -> str | None:
+    """How the throughput scenario ran here: queued, or — where every inference returns when it is done — the same
+    work as the latency scenario, said rather than pretended otherwise (None in the latency scenario)."""
+    if spec.scenario == "latency":
+        return None
+    where = f"{spec.runtime} on {spec.provider}"
+    if queues_work:
+        return f"queued: {where} returns before the work is done; synchronised at window edges only"
+    return (
+        f"the same as latency: {where} returns from each inference when it is done, so nothing can be queued; only "
+        "the per-iteration clock reads are left out"
     )
 
 

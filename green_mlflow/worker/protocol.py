@@ -1,10 +1,13 @@
 """The measurement protocol (docs/method.md rules 6–8, 12), framework-agnostic.
 
 Warm-up runs until both a minimum iteration count and a minimum duration are reached. Each window
-then runs until it has both a minimum iteration count and a minimum duration. The device is
-synchronised after every iteration, so each latency and each window edge closes when the work is
-done, not when it was queued. Meters are read at window edges only; the loop body is a clock read,
-a run, a sync, a clock read and a list append — nothing else runs inside the measured loop.
+then runs until it has both a minimum iteration count and a minimum duration. In the latency scenario
+(the default) the device is synchronised after every iteration, so each latency and each window edge
+closes when the work is done, not when it was queued; the loop body is a clock read, a run, a sync, a
+clock read and a list append. In the throughput scenario iterations are queued back to back and the
+device is synchronised at the window's edges only (MLPerf's Offline scenario): no per-iteration latency,
+the loop body is a run and a count. Meters are read at window edges only — nothing else runs inside the
+measured loop.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
-from green_mlflow.contract import MeasureSettings, Precision
+from green_mlflow.contract import SCENARIOS, MeasureSettings, Precision
 from green_mlflow.meters.base import EnergyMeter, MeterError
 from green_mlflow.runtimes.base import Session
 from green_mlflow.worker.stats import ci_rel
@@ -82,7 +85,10 @@ def _phase(
     min_iterations: int,
     min_s: float,
     record_latency: bool,
+    each_iteration: bool = True,
 ) -> Phase:
+    """``each_iteration``: synchronise and time every iteration (latency scenario); else queue them back to back and
+    synchronise once, at the end (throughput scenario: the window's edge waits for the queued work)."""
     run, sync, clock = session.run, session.sync, time.perf_counter_ns
     sync()
     start_marks, start_errors = _mark_all(meters)
@@ -93,12 +99,18 @@ def _phase(
     append = latencies.append
     began = clock()
     iterations = 0
-    while iterations < min_iterations or clock() - began < min_ns:
-        t0 = clock()
-        run()
+    if each_iteration:
+        while iterations < min_iterations or clock() - began < min_ns:
+            t0 = clock()
+            run()
+            sync()
+            append(clock() - t0)
+            iterations += 1
+    else:
+        while iterations < min_iterations or clock() - began < min_ns:
+            run()
+            iterations += 1
         sync()
-        append(clock() - t0)
-        iterations += 1
     end_s = time.monotonic()
     end_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     end_marks, end_errors = _mark_all(meters)
@@ -108,7 +120,7 @@ def _phase(
         end_s=end_s,
         iterations=iterations,
         samples=iterations * session.batch_size,
-        latencies_ns=latencies if record_latency else [],
+        latencies_ns=latencies if record_latency and each_iteration else [],
         marks=list(zip(start_marks, end_marks)),
         mark_errors=[a or b for a, b in zip(start_errors, end_errors)],
         minor_faults=end_faults - start_faults,
@@ -117,7 +129,8 @@ def _phase(
 
 def primary_values(windows: list[Phase], meters: list[EnergyMeter]) -> tuple[str, list[float]]:
     """What precision targeting watches: energy per sample from an energy *counter* (readable between marks,
-    without the trace) where every window read it, else each window's median latency."""
+    without the trace) where every window read it, else each window's median latency (its time per batch in the
+    throughput scenario, which times no single iteration)."""
     for index, meter in enumerate(meters):
         if meter.method != "counter":
             continue
@@ -127,7 +140,9 @@ def primary_values(windows: list[Phase], meters: list[EnergyMeter]) -> tuple[str
             continue
         if len(values) == len(windows):
             return f"{meter.domain} energy per sample", values
-    return "latency p50", [median(w.latencies_ns) / 1e6 for w in windows]
+    if all(w.latencies_ns for w in windows):
+        return "latency p50", [median(w.latencies_ns) / 1e6 for w in windows]
+    return "time per batch", [w.duration_s * 1e3 / w.iterations for w in windows]
 
 
 def precision_of(windows: list[Phase], meters: list[EnergyMeter], measure: MeasureSettings) -> Precision:
@@ -148,11 +163,16 @@ def run_protocol(
     meters: list[EnergyMeter],
     measure: MeasureSettings,
     progress: Callable[[str], None] = lambda _: None,
+    scenario: str = "latency",
 ) -> tuple[Phase, list[Phase]]:
     """Warm up, then measure ``measure.windows`` windows; with ``measure.target_ci_rel``, more windows until the
-    primary quantity's 95 % CI is that tight or ``measure.max_windows`` is reached. Returns (warm-up, windows)."""
+    primary quantity's 95 % CI is that tight or ``measure.max_windows`` is reached. Returns (warm-up, windows).
+    ``scenario``: ``latency`` (synchronise every iteration) or ``throughput`` (at window edges only)."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario={scenario} is not available; allowed: {', '.join(SCENARIOS)}")
+    each = scenario == "latency"
     progress(f"warm-up: ≥{measure.warmup_min_iterations} iterations and ≥{measure.warmup_min_s} s")
-    warmup = _phase("warmup", session, meters, measure.warmup_min_iterations, measure.warmup_min_s, False)
+    warmup = _phase("warmup", session, meters, measure.warmup_min_iterations, measure.warmup_min_s, False, each)
     windows: list[Phase] = []
     target = measure.target_ci_rel
     cap = max(measure.windows, measure.max_windows) if target is not None else measure.windows
@@ -164,12 +184,15 @@ def run_protocol(
         if windows and measure.window_rest_s > 0:
             time.sleep(measure.window_rest_s)
         index = len(windows)
-        window = _phase(f"window{index}", session, meters, measure.window_min_iterations, measure.window_min_s, True)
-        windows.append(window)
-        p50 = median(window.latencies_ns) / 1e6
-        total = f"{measure.windows}" if target is None else f"{measure.windows}+ (≤{cap}, target CI ±{target:.1%})"
-        progress(
-            f"window {index + 1}/{total}: {window.iterations} iterations in "
-            f"{window.duration_s:.2f} s, latency p50 {p50:.2f} ms"
+        window = _phase(
+            f"window{index}", session, meters, measure.window_min_iterations, measure.window_min_s, True, each
         )
+        windows.append(window)
+        timing = (
+            f"latency p50 {median(window.latencies_ns) / 1e6:.2f} ms"
+            if each
+            else f"{window.duration_s * 1e3 / window.iterations:.2f} ms per batch, queued"
+        )
+        total = f"{measure.windows}" if target is None else f"{measure.windows}+ (≤{cap}, target CI ±{target:.1%})"
+        progress(f"window {index + 1}/{total}: {window.iterations} iterations in {window.duration_s:.2f} s, {timing}")
     return warmup, windows

@@ -230,8 +230,9 @@ def test_a_keras_application_with_weights_of_your_own_is_measured_on_tf_and_on_o
     spec = MlflowClient(sqlite_uri).download_artifacts(tf_run.info.run_id, "spec.json", str(tmp_path))
     planned = json.loads(Path(spec).read_text())["model"]
     assert planned["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
-    proc = run_cli(["runtime=tf", "model=keras", "model.arch=ResNet5"], tmp_path, sqlite_uri, timeout=120)
-    _refused(proc, sqlite_uri, "model.arch=ResNet5 is not a Keras 3 (keras.applications) classification architecture")
+    other = f"sqlite:///{tmp_path}/refused.db"  # a store of its own: nothing may be measured in it
+    proc = run_cli(["runtime=tf", "model=keras", "model.arch=ResNet5"], tmp_path, other, timeout=120)
+    _refused(proc, other, "model.arch=ResNet5 is not a Keras 3 (keras.applications) classification architecture")
 
 
 def test_a_gluon_model_zoo_architecture_is_measured_on_mxnet_and_on_onnx_from_mxnet_with_its_own_parameters(

@@ -1,4 +1,5 @@
-"""The allocator axis and precision targeting in the plan: refused when impossible, hashed only when used."""
+"""The allocator and scenario axes and precision targeting in the plan: refused when impossible, hashed only when
+used."""
 
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ def test_the_default_allocator_and_no_precision_target_leave_the_configuration_h
     assert targeted.config_hash() != default.config_hash()
 
 
+def test_the_latency_scenario_is_the_default_and_throughput_another_measurement(compose_config):
+    default = plan_job(compose_config([]))
+    latency = plan_job(compose_config(["scenario=latency"]))
+    throughput = plan_job(compose_config(["scenario=throughput"]))
+    assert default.scenario == "latency" and latency.config_hash() == default.config_hash()
+    assert throughput.config_hash() != default.config_hash()
+    assert throughput.label.endswith(" throughput") and not default.label.endswith("latency")
+    assert throughput.spec("/tmp/out").scenario == "throughput"
+
+
 def test_a_preloaded_allocator_is_in_the_run_name(compose_config):
     job = plan_job(compose_config(["allocator=jemalloc"]))
     assert job.allocator == "jemalloc" and job.label.endswith("alloc=jemalloc")
@@ -35,6 +46,7 @@ def test_a_missing_allocator_library_is_refused_before_anything_runs(compose_con
     ("override", "message"),
     [
         ("allocator=mimalloc", "allocator"),
+        ("scenario.name=offline", "scenario=offline is not available; allowed: latency, throughput"),
         ("measure.target_ci_rel=0.7", "measure.target_ci_rel=0.7 is out of range"),
         ("measure.max_windows=2", "measure.max_windows=2 is out of range"),
     ],
