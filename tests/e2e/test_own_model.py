@@ -45,6 +45,16 @@ def _finished(proc, uri: str, count: int = 1) -> list:
     return children
 
 
+def _failed(proc, uri: str, says: str) -> None:
+    """The one job's run FAILED with ``says`` in its one-line reason, nothing measured, no traceback shown."""
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout
+    (child,) = _children(uri)
+    reason = child.data.tags["green.status_reason"]
+    assert child.info.status == "FAILED" and "\n" not in reason and len(reason) < 600, reason
+    assert says in reason, reason
+    assert "latency_p50_ms" not in child.data.metrics, "nothing was measured"
+
+
 def _refused(proc, uri: str, says: str) -> None:
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0, text[-3000:]
@@ -135,11 +145,7 @@ def test_a_factory_that_raises_or_returns_the_wrong_thing_fails_its_run_with_tha
     require_env("torch")
     module = write_factory_module(tmp_path)
     proc = run_cli(["model=python", f"model.factory={module}:{function}", *TINY_MEASURE], tmp_path, sqlite_uri)
-    assert proc.returncode != 0 and "Traceback" not in proc.stdout
-    (child,) = _children(sqlite_uri)
-    reason = child.data.tags["green.status_reason"]
-    assert child.info.status == "FAILED" and says in reason and "\n" not in reason, reason
-    assert "latency_p50_ms" not in child.data.metrics, "nothing was measured"
+    _failed(proc, sqlite_uri, says)
 
 
 def test_a_factory_module_that_is_not_there_and_an_unknown_architecture_are_refused(tmp_path: Path, sqlite_uri: str):
@@ -205,12 +211,11 @@ def test_weights_that_do_not_fit_fail_the_run_with_one_line_and_a_missing_file_i
     weights = write_state_dict(tmp_path / "resnet18.pt", arch="resnet18")
     args = ["model=torchvision", "model.arch=mobilenet_v3_small", "model.image_size=32", f"model.weights={weights}"]
     proc = run_cli([*args, *TINY_MEASURE], tmp_path, sqlite_uri)
-    assert proc.returncode != 0 and "Traceback" not in proc.stdout
-    (child,) = _children(sqlite_uri)
-    reason = child.data.tags["green.status_reason"]
-    assert child.info.status == "FAILED" and "\n" not in reason and len(reason) < 600, reason
-    assert f"WeightsError: model.weights={weights} does not fit mobilenet_v3_small: missing keys features.0.0" in reason
-    assert "latency_p50_ms" not in child.data.metrics, "nothing was measured"
+    _failed(
+        proc,
+        sqlite_uri,
+        f"WeightsError: model.weights={weights} does not fit mobilenet_v3_small: missing keys features.0.0",
+    )
     proc = run_cli([*args[:3], "model.weights=/nonexistent/w.pt"], tmp_path, sqlite_uri, timeout=120)
     _refused(proc, sqlite_uri, "model.weights=/nonexistent/w.pt does not exist")
 
@@ -253,9 +258,4 @@ def test_gluon_parameters_of_another_architecture_fail_the_run_with_one_line(tmp
     params = write_gluon_params(tmp_path / "resnet.params", "resnet18_v1", 32)
     args = ["runtime=mxnet", "model=gluon", "model.arch=mobilenet0.25", "model.image_size=32"]
     proc = run_cli([*args, f"model.weights={params}", *TINY_MEASURE], tmp_path, sqlite_uri)
-    assert proc.returncode != 0 and "Traceback" not in proc.stdout
-    (child,) = _children(sqlite_uri)
-    reason = child.data.tags["green.status_reason"]
-    assert child.info.status == "FAILED" and "\n" not in reason and len(reason) < 600, reason
-    assert f"WeightsError: model.weights={params} does not fit mobilenet0.25" in reason
-    assert "latency_p50_ms" not in child.data.metrics, "nothing was measured"
+    _failed(proc, sqlite_uri, f"WeightsError: model.weights={params} does not fit mobilenet0.25")
