@@ -12,6 +12,7 @@ measured loop.
 
 from __future__ import annotations
 
+import math
 import resource
 import time
 from collections.abc import Callable
@@ -23,6 +24,9 @@ from green_mlflow.contract import SCENARIOS, MeasureSettings, Precision
 from green_mlflow.meters.base import EnergyMeter, MeterError
 from green_mlflow.runtimes.base import Session
 from green_mlflow.worker.stats import ci_rel
+
+
+QUEUE_DEPTH = 32  # throughput scenario: the most iterations queued before the device is synchronised
 
 
 @dataclass
@@ -107,10 +111,19 @@ def _phase(
             append(clock() - t0)
             iterations += 1
     else:
+        # Queued in rounds, each ending with a sync: the first of min_iterations, the next sized from the time per
+        # iteration so far, so the window ends just past both minimums. (Queuing until the clock says min_s would
+        # measure how fast work is queued, and MXNet's engine queues without bound.) Within a round a sync every
+        # QUEUE_DEPTH iterations bounds the work in flight.
         while iterations < min_iterations or clock() - began < min_ns:
-            run()
-            iterations += 1
-        sync()
+            elapsed = clock() - began
+            rest = math.ceil((min_ns - elapsed) * iterations / elapsed) if iterations and elapsed > 0 else 0
+            for _ in range(max(min_iterations - iterations, rest, 1)):
+                run()
+                iterations += 1
+                if iterations % QUEUE_DEPTH == 0:
+                    sync()
+            sync()
     end_s = time.monotonic()
     end_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     end_marks, end_errors = _mark_all(meters)

@@ -9,7 +9,7 @@ import pytest
 
 from green_mlflow.contract import JobSpec
 from green_mlflow.worker.__main__ import scenario_note
-from green_mlflow.worker.protocol import precision_of, run_protocol
+from green_mlflow.worker.protocol import QUEUE_DEPTH, precision_of, run_protocol
 from tests.worker.test_protocol import FakeSession, measure
 
 
@@ -40,6 +40,18 @@ def test_throughput_synchronises_at_window_edges_only_and_times_no_single_iterat
     assert all(w.iterations == 20 and w.latencies_ns == [] for w in windows)
     precision = precision_of(windows, [], measure(windows=2))
     assert precision.quantity == "time per batch" and precision.ci_rel is not None
+
+
+def test_throughput_queues_in_rounds_that_end_just_past_both_minimums_and_never_more_than_the_queue_depth():
+    session = QueueingSession(run_s=0.002, host_s=0.0)
+    settings = measure(warmup_min_iterations=1, windows=1, window_min_iterations=5, window_min_s=0.3)
+    _, (window,) = run_protocol(session, [], settings, scenario="throughput")
+    assert 0.3 <= window.duration_s < 0.36, "rounds sized from the time per iteration: no long overshoot"
+    assert 140 <= window.iterations <= 180  # ~2 ms each
+    queued = 0
+    for event in session.events:
+        queued = queued + 1 if event == "run" else 0
+        assert queued <= QUEUE_DEPTH
 
 
 def test_latency_synchronises_after_every_iteration():
