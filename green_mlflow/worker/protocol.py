@@ -25,7 +25,6 @@ from green_mlflow.meters.base import EnergyMeter, MeterError
 from green_mlflow.runtimes.base import Session
 from green_mlflow.worker.stats import ci_rel
 
-
 QUEUE_DEPTH = 32  # throughput scenario: the most iterations queued before the device is synchronised
 
 
