@@ -203,7 +203,8 @@ def test_help_lists_the_config_groups_and_how_runs_are_tracked(tmp_path: Path):
     assert proc.returncode == 0
     assert (
         "runtime: mxnet, onnx, tf, torch" in proc.stdout
-        and "model: bert_base, hf, mobilenet_v2, onnx_file, python, resnet50, torchvision" in proc.stdout
+        and "model: bert_base, gluon, hf, keras, mobilenet_v2, onnx_file, python, resnet50, torchvision" in proc.stdout
+        and "scenario: latency, throughput" in proc.stdout
     )
     assert "$MLFLOW_TRACKING_URI" in proc.stdout
     assert not (tmp_path / "m.db").exists()

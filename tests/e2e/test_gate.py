@@ -81,7 +81,9 @@ def test_the_gate_passes_a_repeat_fails_a_loaded_cpu_and_cannot_judge_strangers(
     same = gate(tmp_path, sqlite_uri, baseline, repeat, "--max-regression", "0.25", "--format", "json")
     assert same.returncode == 0, same.stdout + same.stderr
     verdicts = {j["metric"]: j["verdict"] for j in json.loads(same.stdout)["judgements"]}
-    assert verdicts["latency"] == "unchanged" and "regressed" not in verdicts.values(), same.stdout
+    # a repeat is never called worse; "unchanged" needs the ratio's CI inside ±25 %, which 6 short runs on a 2-core
+    # VM do not always give (seen: ratio 0.91, CI 0.69–1.13 → inconclusive, and the gate still passes)
+    assert verdicts["latency"] in ("unchanged", "inconclusive") and "regressed" not in verdicts.values(), same.stdout
 
     worse = gate(tmp_path, sqlite_uri, "baseline", loaded, "--max-regression", "0.25", "--metric", "latency")
     assert worse.returncode == 1, worse.stdout + worse.stderr
