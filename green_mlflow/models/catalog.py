@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 DEFAULT_IMAGE_SIZE = 224
 
 
+def close_names(name: str, names, limit: int = 5) -> list[str]:
+    """Up to ``limit`` of ``names`` that begin as ``name`` does (case aside): what a refusal suggests."""
+    return [n for n in names if n.lower().startswith(name[:3].lower())][:limit] if name else []
+
+
 @dataclass(frozen=True)
 class Zoo:
     """One model zoo: ``model=<option> model.arch=<one of archs>``, built in ``runtime`` (and exported to ONNX from it)."""
@@ -32,7 +37,7 @@ class Zoo:
 
     def unknown_arch(self, arch: str) -> str:
         """The one-line refusal of an architecture this zoo does not have, with a few that it has."""
-        close = [name for name in self.archs if name.lower().startswith(arch[:3].lower())][:5] if arch else []
+        close = close_names(arch, self.archs)
         shown = ", ".join(dict.fromkeys([*close, *self.examples]))
         return (
             f"model.arch={arch} is not a {self.library} classification architecture; allowed: {shown}, … "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from green_mlflow.models.mxnet_shim import import_mxnet
-from green_mlflow.models.weights import WeightsError, one_line, planned_weights
+from green_mlflow.models.weights import does_not_fit, one_line, planned_weights
 
 mx = import_mxnet()
 from mxnet.gluon import HybridBlock, nn  # noqa: E402
@@ -100,7 +100,7 @@ def build_model(model: dict, seed: int):
         try:  # every parameter from the file, none left over (load_parameters' defaults)
             net.load_parameters(str(path), ctx=mx.cpu())
         except Exception as err:
-            raise WeightsError(f"model.weights={path} does not fit {model['arch']}: {one_line(err)}") from err
+            raise does_not_fit(path, model["arch"], one_line(err)) from err
     else:
         net.initialize(mx.init.Xavier(magnitude=2.24), ctx=mx.cpu())
     return net

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from green_mlflow.models.catalog import close_names
 from green_mlflow.models.inputs import IMAGE_INPUT
-from green_mlflow.models.weights import WeightsError, one_line, planned_weights
+from green_mlflow.models.weights import does_not_fit, one_line, planned_weights
 
 
 def build_model(model: dict, seed: int):
@@ -46,7 +47,7 @@ def _application(model: dict, shape: tuple[int, int, int]):
     arch = model["arch"]
     allowed = sorted(n for n in dir(keras.applications) if n[:1].isupper())
     if arch not in allowed:
-        close = [n for n in allowed if n.lower().startswith(arch[:3].lower())][:5] or allowed[:5]
+        close = close_names(arch, allowed) or allowed[:5]
         raise ValueError(
             f"model.arch={arch} is not in keras.applications of Keras {keras.__version__}; allowed: "
             f"{', '.join(close)}, … ({len(allowed)} in all)"
@@ -62,7 +63,7 @@ def _with_weights(keras_model, model: dict):
     try:
         keras_model.load_weights(str(path))
     except Exception as err:
-        raise WeightsError(f"model.weights={path} does not fit {model['arch']}: {one_line(err)}") from err
+        raise does_not_fit(path, model["arch"], one_line(err)) from err
     return keras_model
 
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 import torch
 
-from green_mlflow.models.weights import WeightsError, listed, one_line, planned_weights
+from green_mlflow.models.catalog import close_names
+from green_mlflow.models.weights import WeightsError, does_not_fit, listed, one_line, planned_weights
 
 
 def _resnet50(model: dict) -> torch.nn.Module:
@@ -71,7 +72,7 @@ def _torchvision(model: dict) -> torch.nn.Module:
     arch, size = model["arch"], int(model["image_size"])
     allowed = list_models(module=torchvision.models)
     if arch not in allowed:
-        examples = [a for a in allowed if a.startswith(arch[:3].lower())][:5] or allowed[:5]
+        examples = close_names(arch, allowed) or allowed[:5]
         raise ValueError(
             f"model.arch={arch} is not a classification architecture of torchvision {torchvision.__version__}; "
             f"allowed: {', '.join(examples)}, … ({len(allowed)} in all: torchvision.models.list_models())"
@@ -172,11 +173,11 @@ def load_weights(module: torch.nn.Module, model: dict, what: str) -> None:
         if keys
     ]
     if problems:
-        raise WeightsError(f"{given} does not fit {what}: {'; '.join(problems)}")
+        raise does_not_fit(path, what, "; ".join(problems))
     try:
         module.load_state_dict(state, strict=True)
     except Exception as err:
-        raise WeightsError(f"{given} does not fit {what}: {one_line(err)}") from err
+        raise does_not_fit(path, what, one_line(err)) from err
 
 
 BUILDERS: dict[str, Callable[[dict], torch.nn.Module]] = {

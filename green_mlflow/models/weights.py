@@ -24,6 +24,11 @@ def listed(keys: list[str], limit: int = 3) -> str:
     return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
+def does_not_fit(path: Path, what: str, detail: str) -> WeightsError:
+    """The one refusal of a weights file the framework could read but not load into ``what``."""
+    return WeightsError(f"model.weights={path} does not fit {what}: {detail}")
+
+
 def planned_weights(model: dict) -> Path:
     """The weights file of ``model``, checked to be the one the sweep planned (its sha256)."""
     path = Path(model["weights"])

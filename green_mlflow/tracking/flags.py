@@ -63,7 +63,7 @@ def stability_tags_and_metrics(result: WorkerResult) -> tuple[dict[str, str], di
     if all(w.latency_p50_ms is not None for w in windows):
         series = {"latency": [w.latency_p50_ms for w in windows]}
     else:  # the throughput scenario: each window's time per batch
-        series = {"time per batch": [w.duration_s * 1e3 / w.iterations for w in windows]}
+        series = {"time per batch": [w.batch_time_ms for w in windows]}
     for domain, entry in sorted(result.energy.items()):
         if entry.method in MEASURED and all(e is not None for e in entry.window_energy_j):
             per_sample = [e / w.samples for e, w in zip(entry.window_energy_j, windows)]

@@ -89,7 +89,7 @@ def measure_job(spec: JobSpec, progress=_progress) -> WorkerResult:
                 end_s=w.end_s,
                 latency_p50_ms=latency_summary(w.latencies_ns).p50_ms if w.latencies_ns else None,
                 minor_faults_per_iteration=w.minor_faults / w.iterations,
-                batch_time_ms=w.duration_s * 1e3 / w.iterations,
+                batch_time_ms=w.batch_time_ms,
             )
             for w in windows
         ],

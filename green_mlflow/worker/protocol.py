@@ -46,6 +46,11 @@ class Phase:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
+    @property
+    def batch_time_ms(self) -> float:
+        """The phase's duration over its iterations: the time per batch (the throughput scenario's only timing)."""
+        return self.duration_s * 1e3 / self.iterations
+
 
 def _mark_all(meters: list[EnergyMeter]) -> tuple[list[Any], list[str | None]]:
     marks, errors = [], []
@@ -154,7 +159,7 @@ def primary_values(windows: list[Phase], meters: list[EnergyMeter]) -> tuple[str
             return f"{meter.domain} energy per sample", values
     if all(w.latencies_ns for w in windows):
         return "latency p50", [median(w.latencies_ns) / 1e6 for w in windows]
-    return "time per batch", [w.duration_s * 1e3 / w.iterations for w in windows]
+    return "time per batch", [w.batch_time_ms for w in windows]
 
 
 def precision_of(windows: list[Phase], meters: list[EnergyMeter], measure: MeasureSettings) -> Precision:
@@ -203,7 +208,7 @@ def run_protocol(
         timing = (
             f"latency p50 {median(window.latencies_ns) / 1e6:.2f} ms"
             if each
-            else f"{window.duration_s * 1e3 / window.iterations:.2f} ms per batch, queued"
+            else f"{window.batch_time_ms:.2f} ms per batch, queued"
         )
         total = f"{measure.windows}" if target is None else f"{measure.windows}+ (≤{cap}, target CI ±{target:.1%})"
         progress(f"window {index + 1}/{total}: {window.iterations} iterations in {window.duration_s:.2f} s, {timing}")
