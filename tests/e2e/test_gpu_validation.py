@@ -64,3 +64,14 @@ def test_cpu_smoke_run_writes_the_report(tmp_path: Path):
     assert job["status"] == "ok" and job["latency_p50_ms"] > 0 and job["agreement"] == "no counter to check"
     assert job["gpu_j_per_sample_gross"] is None, "no GPU: no number, never 0"
     assert "| bert_base | 1 | eager |" in (tmp_path / "gpu_validation.md").read_text()
+
+
+def test_gpu_validation_measures_the_study_models_at_the_sizes_a_sweep_composes():
+    # the first GPU run failed every bert_base job: the script's own copy of the sizes lacked vocab_size
+    import yaml
+
+    models = _load().MODELS
+    for name in ("resnet50", "mobilenet_v2", "bert_base"):
+        config = yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())
+        assert models[name] == {k: v for k, v in config.items() if k != "parity_tol"}
+    assert models["bert_base"]["vocab_size"] == 30522 and models["bert_base"]["seq_len"] == 128
