@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SWEEP ?= -m runtime=torch,tf,mxnet,onnx model=mobilenet_v2
+# The first run: an adaptive sweep (docs/method.md rule 19) decides what 10 minutes of measuring can decide
+# after the first round (every runtime 3 times), and the report lists what stays open and why.
+SWEEP ?= -m runtime=torch,tf,mxnet,onnx model=mobilenet_v2 measure=quick measure.idle_s=30 \
+	hydra.sweeper.adaptive=true hydra.sweeper.budget_s=600
 
 .PHONY: allocators setup envs browser postgres run test lint clean
 
@@ -42,8 +45,9 @@ allocators:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q libjemalloc2 libtcmalloc-minimal4; \
 	fi
 
+# CI runs this (.ci/run): --durations lists the 25 slowest tests, to see where the suite's time goes
 test: setup browser postgres allocators lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 # ruff, and the layering of docs/design.md ("Architecture") as import-linter contracts (pyproject.toml)
 lint: $(VENV)/.installed

@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# What green_mlflow cannot start without (import names): `mlflow run --env-manager local` runs the `python` on
+# PATH, which lacks them when .venv is not activated, even if `mlflow` itself was .venv/bin/mlflow
+NEEDED = ("hydra", "omegaconf", "mlflow")
 
 
 def project_env(environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -27,8 +31,23 @@ def project_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def require_environment() -> None:
+    """Stop with one line saying what to do when this interpreter is not green_mlflow's environment."""
+    missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    activate = ". .venv/bin/activate" if (ROOT / ".venv").is_dir() else "make setup, then . .venv/bin/activate"
+    names = ", ".join(missing[:-1]) + (" and " if len(missing) > 1 else "") + missing[-1]
+    fail(
+        f"this entry point needs green_mlflow's environment, but {names} {'is' if len(missing) == 1 else 'are'} "
+        f"not importable by {sys.executable} (the `python` on PATH): activate it first ({activate}), "
+        "or let MLflow build one from conda.yaml (mlflow run . --env-manager conda, virtualenv or uv)"
+    )
+
+
 def use_project() -> None:
     """Make this process import the project's package (for entry points that run code of their own)."""
+    require_environment()
     env = project_env()
     for key in set(os.environ) - set(env):
         del os.environ[key]
@@ -45,5 +64,6 @@ def fail(message: str) -> None:
 
 def exec_module(module: str, args: list[str]) -> None:
     """Replace this process with ``python -m module args`` in the project folder (its exit code is ours)."""
+    require_environment()
     os.chdir(ROOT)
     os.execvpe(sys.executable, [sys.executable, "-m", module, *args], project_env())

@@ -21,6 +21,7 @@ from mlflow.tracking import MlflowClient
 from green_mlflow.tracking.flags import FLAG_TAGS
 
 DOMAINS = ("gpu", "cpu", "dram")
+DESIGN_ARTIFACT = "adaptive/design.json"  # an adaptive sweep's looks, on its parent run
 JOBS_ARTIFACT = "summary/jobs.jsonl"
 PAGE_SIZE = 1000
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")  # MLflow's run ids; also keeps search filters built from ids well-formed
@@ -114,6 +115,7 @@ class Dataset:
     pruned: list[PrunedJob]
     warnings: list[str] = field(default_factory=list)
     trace_loader: TraceLoader | None = None
+    design: dict | None = None  # an adaptive sweep's looks (``DESIGN_ARTIFACT``; ``questions.Design``)
 
 
 def _param(run: Run, key: str) -> str | None:
@@ -350,9 +352,20 @@ def load_sweep(
         )
     experiment = client.get_experiment(parent.info.experiment_id)
     warnings: list[str] = []
-    children = search(
-        parent.info.experiment_id, f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`green.kind` = 'job'"
+    children = list(
+        search(
+            parent.info.experiment_id, f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`green.kind` = 'job'"
+        )
     )
+    design = adaptive_design(parent, read_artifact, warnings)
+    if design:  # a resumed adaptive sweep decided with runs of the sweep it resumed: the report uses them too
+        have = {r.info.run_id for r in children}
+        for run_id in design.get("runs", []):
+            if run_id not in have:
+                try:
+                    children.append(client.get_run(run_id))
+                except MlflowException:
+                    warnings.append(f"run {run_id} of the adaptive sweep's looks could not be read")
     return Dataset(
         title=_sweep_title(parent.info.run_name or parent_run_id),
         experiment_id=parent.info.experiment_id,
@@ -362,4 +375,15 @@ def load_sweep(
         pruned=pruned_jobs(parent, read_artifact, warnings),
         warnings=warnings,
         trace_loader=trace_loader(client),
+        design=design,
     )
+
+
+def adaptive_design(parent: Run, read_artifact: ArtifactReader, warnings: list[str]) -> dict | None:
+    """The parent's ``adaptive/design.json`` (an adaptive sweep's looks), or None for a fixed sweep."""
+    try:
+        text = read_artifact(parent, DESIGN_ARTIFACT)
+        return json.loads(text) if text else None
+    except Exception as err:  # an unreadable design leaves the fixed-sample tables; say so
+        warnings.append(f"sweep {parent.info.run_id}: {DESIGN_ARTIFACT} could not be read ({err})")
+        return None

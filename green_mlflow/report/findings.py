@@ -152,7 +152,45 @@ def findings(view: View, study: Study) -> list[dict]:
     out += [_comparison_sentence(r, "batch size") for r in study.batch_effects]
     out += [_equivalence_sentence(r) for r in study.equivalences if r.verdict in ("equivalent", "different")]
     out += _correlation_sentences(study)
+    out += _adaptive_sentences(study)
     out += _not_measured(view)
+    return out
+
+
+def _adaptive_sentences(study: Study) -> list[dict]:
+    """An adaptive sweep's decided questions, each with the method, the looks and n per side."""
+    design = study.adaptive
+    if not design:
+        return []
+    out = []
+    for q in design["questions"]:
+        if q["verdict"] == "open":
+            text = (
+                f"Open: {q['question']} — {q['reason']} ({q['looks']} looks, n = {q['n_reference']} vs {q['n_other']})."
+            )
+        else:
+            amount = f"{q['delta_rel'] * 100:+.3g} %" if q["delta_rel"] is not None else "?"
+            ci = (
+                f", repeated 95 % CI {q['ci95_low_rel'] * 100:+.3g} % to {q['ci95_high_rel'] * 100:+.3g} %"
+                if q["ci95_low_rel"] is not None
+                else ""
+            )
+            what = (
+                "equivalent within ±" + f"{q['margin_rel'] * 100:.3g} %"
+                if q["verdict"] == "equivalent"
+                else q["verdict"]
+            )
+            text = (
+                f"{q['question']}: {what} ({amount}{ci}; decided at look {q['decided_at_look']} of {q['looks']}, "
+                f"n = {q['n_reference']} vs {q['n_other']}; {q['method']})."
+            )
+        out.append(
+            {
+                "kind": "adaptive",
+                "text": text,
+                **{k: q[k] for k in ("model", "batch_size", "verdict", "method", "looks", "n_reference", "n_other")},
+            }
+        )
     return out
 
 
@@ -196,6 +234,7 @@ def findings_document(view: View, study: Study) -> dict:
         "equivalences": [dataclasses.asdict(r) for r in study.equivalences],
         "correlation": study.correlations,
         "overview": study.overview,
+        "adaptive": study.adaptive,
     }
 
 

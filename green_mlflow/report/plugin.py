@@ -41,6 +41,7 @@ from green_mlflow.report.cache import IncrementalSearch, PageCache
 from green_mlflow.report.data import RUN_ID, JobRun, ReportError, client_artifact_reader, load, searcher
 from green_mlflow.report.render import CSP, CSS, render
 from green_mlflow.report.study import DEFAULT_MARGIN
+from green_mlflow.tracking.ui import ui_url
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,7 @@ def page(dataset, margin_rel: float = DEFAULT_MARGIN) -> str:
     """The page of a loaded selection: rendered once for as long as nothing in it changes (``PageCache``)."""
 
     def link(run: JobRun) -> str:
-        return f"../#/experiments/{dataset.experiment_id}/runs/{run.run_id}"
+        return ui_url("..", dataset.experiment_id, run.run_id)
 
     return _pages(
         dataset, (margin_rel,), lambda: render(analyse(dataset), link=link, offline=False, margin_rel=margin_rel)

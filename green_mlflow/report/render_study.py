@@ -121,7 +121,37 @@ def tables(study: Study) -> str:
         _table("batch-effects", "Batch size: energy per sample at the largest against the smallest batch",
                f"Per runtime and mode; {holm}.", study.batch_effects, "smallest batch", "largest batch"),
     ]  # fmt: skip
-    return "".join(parts) + equivalences(study) + correlations(study)
+    return adaptive(study) + "".join(parts) + equivalences(study) + correlations(study)
+
+
+def adaptive(study: Study) -> str:
+    """An adaptive sweep's questions with their sequential verdicts: these, not the fixed-sample tables, decide."""
+    design = study.adaptive
+    if not design:
+        return ""
+    body = []
+    for q in design["questions"]:
+        css = {"lower": "lower", "higher": "higher", "equivalent": "lower"}.get(q["verdict"], "inc")
+        ci = f"{_pct(q['ci95_low_rel'])} to {_pct(q['ci95_high_rel'])}" if q["ci95_low_rel"] is not None else "—"
+        verdict = q["verdict"] if q["verdict"] != "open" else f"open: {q['reason']}"
+        body.append(
+            f"<tr><td>{_e(q['question'])}</td><td>{_e(', '.join(q['kinds']))}</td>"
+            f'<td class="n">{_pct(q["delta_rel"])}</td><td class="n">{ci}</td>'
+            f'<td class="n">{q["looks"]}</td><td class="n">{q["n_reference"]} vs {q["n_other"]}</td>'
+            f'<td class="{css}">{_e(verdict)}</td></tr>'
+        )
+    decided = sum(1 for q in design["questions"] if q["verdict"] != "open")
+    return (
+        '<section id="adaptive"><h2>Adaptive sweep: the study\'s questions, decided sequentially</h2>'
+        f'<p class="small">{decided} of {len(design["questions"])} questions decided after {design["rounds"]} '
+        f"look(s) ({_e(design['stopped'] or 'running')}); {design['min_repetitions']} to "
+        f"{design['max_repetitions']} repetitions per configuration. Method: {_e(design['method'])}, "
+        f"α = {design['alpha']:g}, equivalence margin ±{design['margin_rel'] * 100:.3g} % (docs/method.md "
+        "rule 19). These verdicts hold under the repeated looks; the fixed-sample tests below do not account "
+        "for them and are descriptive for this sweep.</p><table><tr><th>question</th><th>asked by</th>"
+        "<th>(B − A)/A</th><th>repeated 95 % CI</th><th>looks</th><th>n</th><th>verdict</th></tr>"
+        f"{''.join(body)}</table></section>"
+    )
 
 
 def equivalences(study: Study) -> str:

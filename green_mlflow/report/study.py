@@ -86,6 +86,7 @@ class Study:
     equivalences: list[EquivalenceRow]
     correlations: list[dict]
     overview: list[dict]
+    adaptive: dict | None = None  # an adaptive sweep: its design and every question's sequential answer
 
 
 def _energy(series: list[Series]) -> Quantity | None:
@@ -327,7 +328,7 @@ def overview(groups: list[Group]) -> list[dict]:
 
 def study(view: View, margin_rel: float = DEFAULT_MARGIN) -> Study:
     groups = view.groups
-    return Study(
+    result = Study(
         margin_rel=margin_rel,
         conversions=conversions(groups),
         providers=providers(groups),
@@ -336,3 +337,24 @@ def study(view: View, margin_rel: float = DEFAULT_MARGIN) -> Study:
         correlations=correlations(groups),
         overview=overview(groups),
     )
+    if view.dataset.design:
+        result.adaptive = adaptive_answers(view, result, view.dataset.design)
+    return result
+
+
+def adaptive_answers(view: View, result: Study, design_dict: dict) -> dict:
+    """An adaptive sweep's questions, each decided sequentially over the looks the sweep took (rule 19)."""
+    from green_mlflow.report.questions import Design, answers
+
+    design = Design.from_dict(design_dict)
+    found = answers(view, result, design)
+    return {
+        "method": design.method,
+        "alpha": design.alpha,
+        "margin_rel": design.margin_rel,
+        "min_repetitions": design.min_repetitions,
+        "max_repetitions": design.max_repetitions,
+        "rounds": len(design.rounds),
+        "stopped": design.stopped,
+        "questions": [a.record() for a in found],
+    }

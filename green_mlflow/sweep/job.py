@@ -230,7 +230,9 @@ def _measure_and_log(
         if not conversion.ok:
             _log_failure(store, run_id, report)
             return f"ONNX conversion failed: {report.error}"
-        model_id, logged = models.log_once(store, run_id, conversion.onnx_path, conversion.key, _model_tags(job))
+        model_id, logged = models.log_once(
+            store, run_id, conversion.onnx_path, conversion.key, _model_tags(job), note=progress.child
+        )
         progress(f"ONNX model {'logged as' if logged else 'already logged in this experiment:'} models:/{model_id}")
         extra["onnx_path"] = str(conversion.onnx_path)
         if job.provider == "tensorrt":

@@ -10,8 +10,10 @@ Repetitions therefore upload the bytes once. ``register=true`` registers it in t
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +26,11 @@ CACHE_KEY_TAG = "green.onnx.cache_key"  # on the logged model: the conversion it
 MODEL_ID_TAG = "green.onnx.model_id"  # on a job run: the logged model it ran
 MODEL_NAME = "onnx_model"
 REGISTERED_PREFIX = "green-mlflow"
+# What the logged model declares to whoever loads it (mlflow.pyfunc, `mlflow models serve`): the GPU where
+# there is one, else the CPU; MLflow's own default, spelled out. Not the logging job's providers: the model is
+# logged once per conversion and experiment and shared by the jobs of every provider, so what it declares
+# must not depend on which job happened to log it first.
+SERVING_PROVIDERS = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 _lock = threading.Lock()
 
 
@@ -79,6 +86,36 @@ def _tracking_uri(uri: str):
         mlflow.set_tracking_uri(previous)
 
 
+class _ProviderNotes(logging.Filter):
+    """Takes MLflow's "declares execution providers … unavailable" lines off the terminal, to ``note``.
+
+    MLflow loads the model once while logging it (to check the input example) with the orchestrator's own
+    onnxruntime, CPU-only in ``.venv``, and says that CUDA is missing there. That onnxruntime measures
+    nothing (the worker runs the job's, in ``.envs/``), so the line is noise in every CPU sweep's terminal.
+    """
+
+    def __init__(self, note: Callable[[str], None] | None):
+        super().__init__()
+        self.note = note
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "execution providers" not in str(record.msg):
+            return True
+        if self.note is not None:
+            self.note(f"MLflow, checking the logged model with this process's onnxruntime: {record.getMessage()}")
+        return False
+
+
+@contextmanager
+def _provider_notes(note: Callable[[str], None] | None):
+    logger, diverted = logging.getLogger("mlflow.onnx"), _ProviderNotes(note)
+    logger.addFilter(diverted)
+    try:
+        yield
+    finally:
+        logger.removeFilter(diverted)
+
+
 def find_logged(store: Store, key: str):
     """The experiment's logged model of this conversion, if one was logged (and finished uploading)."""
     found = store.client.search_logged_models(
@@ -88,10 +125,18 @@ def find_logged(store: Store, key: str):
     return (ready or [None])[0]
 
 
-def log_once(store: Store, run_id: str, onnx_path: Path, key: str, tags: dict[str, str]) -> tuple[str, bool]:
+def log_once(
+    store: Store,
+    run_id: str,
+    onnx_path: Path,
+    key: str,
+    tags: dict[str, str],
+    note: Callable[[str], None] | None = None,
+) -> tuple[str, bool]:
     """Log the model unless this experiment has it already; link it to the job's run either way.
 
-    Returns ``(model id, logged now)``.
+    MLflow's remarks on execution providers missing in this process go to ``note`` (a job's log), never to
+    the terminal. Returns ``(model id, logged now)``.
     """
     from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 
@@ -106,7 +151,7 @@ def log_once(store: Store, run_id: str, onnx_path: Path, key: str, tags: dict[st
             model = store.client.create_logged_model(
                 store.experiment_id, name=MODEL_NAME, source_run_id=run_id, tags={CACHE_KEY_TAG: key, **tags}
             )
-            with _tracking_uri(store.uri):
+            with _tracking_uri(store.uri), _provider_notes(note):
                 mlflow.onnx.log_model(
                     onnx.load(str(onnx_path)),
                     name=MODEL_NAME,
@@ -114,6 +159,7 @@ def log_once(store: Store, run_id: str, onnx_path: Path, key: str, tags: dict[st
                     signature=signature,
                     input_example=example,
                     save_as_external_data=False,
+                    onnx_execution_providers=SERVING_PROVIDERS,
                 )
             store.client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
             model_id, logged = model.model_id, True

@@ -22,12 +22,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from green_mlflow.redaction import redact_text, redact_uri, remember
+from green_mlflow.tracking.ui import ui_url
 
 DEFAULT_EXPERIMENT = "green_mlflow"
 # MLflow's UI opens an experiment of this kind on its runs table (not the GenAI overview)
 EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
 SQLITE = "sqlite:///"
 SQLITE_HEADER = b"SQLite format 3\x00"
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` listens unless told otherwise
 # MLflow's client retries an unreachable server for minutes; a server that does not accept a
 # connection within this many seconds is reported as down instead
 CONNECT_TIMEOUT_S = 3.0
@@ -72,8 +74,11 @@ class Store:
     client: MlflowClient
 
     def ui_hint(self) -> str:
+        """How to see this experiment's runs in the MLflow UI, opened on its runs table."""
         if self.uri.startswith(SQLITE) or self.uri.startswith("file:"):
-            return f"mlflow ui --backend-store-uri {self.uri}"
+            return f"mlflow ui --backend-store-uri {self.uri}, then open {ui_url(LOCAL_UI, self.experiment_id)}"
+        if urlsplit(self.uri).scheme in ("http", "https"):
+            return f"open {ui_url(redact_uri(self.uri), self.experiment_id)} in a browser"
         return f"open {redact_uri(self.uri)} in a browser"
 
 

@@ -8,15 +8,21 @@ up with one runtime). ``runtime.source`` sweeps ONNX's source framework only: a 
 drops it and runs once (``green_mlflow.sweep.matrix``), so the study's whole matrix is one command. Jobs
 are handed to whichever launcher is configured, in batches of ``hydra.sweeper.max_batch_size``, so the
 basic, joblib and submitit launchers work unchanged.
+
+``hydra.sweeper.adaptive=true`` runs the sweep in rounds instead (``green_mlflow.sweep.adaptive``): every
+configuration ``min_repetitions`` times, then only the configurations of questions still undecided, up to
+``max_repetitions``, within ``budget_s`` and ``budget_wh``. Each round is one batch for the launcher.
 """
 
 import random
 from dataclasses import dataclass
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
+from omegaconf import OmegaConf
 
 from green_mlflow.config.schema import MAX_REPETITIONS
 from green_mlflow.sweep.matrix import without_native_sources
@@ -30,6 +36,14 @@ class GreenSweeperConf:
     shuffle: bool = True
     seed: int = 0
     params: Optional[dict[str, str]] = None  # noqa: UP045
+    # the adaptive sweep (docs/method.md rule 19): rounds until every question is decided, the cap or the budget
+    adaptive: bool = False
+    min_repetitions: int = 3
+    max_repetitions: int = 10
+    max_per_round: int = 4
+    budget_s: Optional[float] = None  # noqa: UP045
+    budget_wh: Optional[float] = None  # noqa: UP045
+    margin: float = 0.05
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="green", node=GreenSweeperConf, provider="green_mlflow")
@@ -54,10 +68,25 @@ def expand_and_shuffle(
 
 
 class GreenSweeper(BasicSweeper):
-    def __init__(self, max_batch_size: int | None, shuffle: bool, seed: int, params: dict[str, str] | None = None):
+    def __init__(
+        self,
+        max_batch_size: int | None,
+        shuffle: bool,
+        seed: int,
+        params: dict[str, str] | None = None,
+        adaptive: bool = False,
+        min_repetitions: int = 3,
+        max_repetitions: int = 10,
+        max_per_round: int = 4,
+        budget_s: float | None = None,
+        budget_wh: float | None = None,
+        margin: float = 0.05,
+    ):
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.shuffle = shuffle
         self.seed = seed
+        self.adaptive = adaptive
+        self.adaptive_settings = (min_repetitions, max_repetitions, max_per_round, budget_s, budget_wh, margin)
 
     def _repetitions(self, combination: list[str]) -> int:
         config = self.hydra_context.config_loader.load_sweep_config(self.config, list(combination))
@@ -73,3 +102,52 @@ class GreenSweeper(BasicSweeper):
         combinations = without_native_sources(combinations, self._runtime)
         jobs = expand_and_shuffle(combinations, [self._repetitions(c) for c in combinations], self.shuffle, self.seed)
         return list(BasicSweeper.split_overrides_to_chunks(jobs, max_batch_size)) if jobs else [[]]
+
+    def _config_hash(self, combination: list[str]) -> str | None:
+        """The config hash the jobs of ``combination`` will carry; None when the plan refuses it."""
+        from omegaconf import open_dict
+
+        from green_mlflow.plan import PlanError, plan_job
+
+        config = self.hydra_context.config_loader.load_sweep_config(self.config, list(combination))
+        with open_dict(config):
+            del config["hydra"]
+        try:
+            return plan_job(config).config_hash()
+        except PlanError:
+            return None
+
+    def sweep(self, arguments: list[str]) -> Any:
+        if not self.adaptive:
+            return super().sweep(arguments)
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        from green_mlflow.sweep.adaptive import AdaptiveSettings, AdaptiveSweep, plan_configurations
+
+        min_r, max_r, per_round, budget_s, budget_wh, margin = self.adaptive_settings
+        settings = AdaptiveSettings(min_r, max_r, per_round, budget_s, budget_wh, float(margin))
+        try:
+            settings.check()
+        except ValueError as err:
+            raise SystemExit(f"error: {err}") from err
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides([*self._parse_config(), *arguments])
+        (combinations,) = BasicSweeper.split_arguments(overrides, None)
+        combinations = without_native_sources(combinations, self._runtime)
+        folder = Path(str(self.config.hydra.sweep.dir))
+        folder.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, folder / "multirun.yaml")
+        state = AdaptiveSweep(settings, plan_configurations(combinations, self._config_hash), folder, self.seed)
+        returns = []
+        jobs = state.first_round()
+        index = 0
+        while jobs:
+            for batch in BasicSweeper.split_overrides_to_chunks(jobs, self.max_batch_size):
+                self.validate_batch_is_legal(batch)
+                results = self.launcher.launch(batch, initial_job_idx=index)
+                for r in results:
+                    _ = r.return_value  # a job that raised raises here, as in Hydra's basic sweeper
+                index += len(batch)
+                returns.append(results)
+            jobs = state.next_round()
+        return returns

@@ -171,6 +171,40 @@ def test_conda_env_is_python_311_with_the_packages_dependencies_and_slurm_extra(
     assert yaml.safe_load((ROOT / "MLproject").read_text())["conda_env"] == "conda.yaml"
 
 
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory) -> str:
+    """A Python without green_mlflow's packages: the `python` on PATH when .venv is not activated."""
+    folder = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    return str(folder / "bin" / "python")
+
+
+@pytest.mark.parametrize(
+    ("entry_point", "params"),
+    [
+        ("main", {}),
+        ("report", {"target": "study"}),
+        ("gate", {"baseline": "a", "candidate": "b"}),
+        ("idle", {}),
+        ("envs", {}),
+        ("doctor", {}),
+    ],
+)
+def test_an_entry_point_run_by_a_python_without_the_environment_says_how_to_get_it(bare_python, entry_point, params):
+    argv = mlflow_argv(entry_point, params)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    proc = subprocess.run([bare_python, *argv[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr
+    assert line.startswith("error: this entry point needs green_mlflow's environment, but hydra, omegaconf and ")
+    assert f"not importable by {bare_python} (the `python` on PATH): activate it first (" in line
+    assert line.endswith(
+        "or let MLflow build one from conda.yaml (mlflow run . --env-manager conda, virtualenv or uv)\n"
+    )
+    assert line.count("\n") == 1 and "Traceback" not in line
+    assert proc.stdout == ""
+
+
 # --- for real: `mlflow run . --env-manager local` -------------------------------------------------------------
 
 

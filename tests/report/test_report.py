@@ -282,7 +282,10 @@ def test_page_reads_the_store_the_server_was_started_with(store, tmp_path, monke
     page = web.get("/green/compare?experiment=clear")
     assert page.status_code == 200 and "onnx (from torch) uses" in page.text
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
-    assert 'href="../#/experiments/' in page.text, "runs link to the MLflow UI"
+    run_links = re.findall(r'href="([^"]*#/experiments[^"]*)"', page.text)
+    assert run_links, "runs link to the MLflow UI"
+    ui_run = re.compile(r"\.\./#/experiments/\d+/runs/[0-9a-f]{32}\?workflowType=machine_learning")
+    assert [link for link in run_links if not ui_run.fullmatch(link)] == [], "each opens MLflow's runs view"
     assert plugin.UNAUTHENTICATED in page.text, "the page says it is served without authentication"
     assert web.get(f"/green/compare?parent={sweeps['single']}").status_code == 200
     index = web.get("/green/compare")

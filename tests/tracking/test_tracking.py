@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from green_mlflow.sweep.ledger import read_ledger, record, table
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.metrics import energy_metrics, flatten_params
 from green_mlflow.tracking.store import absolute_uri, open_store
+from green_mlflow.tracking.ui import ui_url
 
 
 def test_relative_sqlite_uri_is_made_absolute(tmp_path):
@@ -249,3 +251,19 @@ def test_registered_names_are_registry_safe_for_paths_and_factories():
     assert registered_name("mobilenet_v2", "torch") == "green-mlflow-mobilenet_v2-from-torch"
     assert registered_name("/data/my model.onnx", None) == "green-mlflow-my-model.onnx-onnx-file"
     assert registered_name("team.models:build", "torch") == "green-mlflow-team.models-build-from-torch"
+
+
+def test_every_mlflow_ui_address_opens_the_runs_view_not_genai():
+    assert ui_url() == "#/experiments?workflowType=machine_learning"
+    assert ui_url("http://host:5000/", "7") == "http://host:5000/#/experiments/7/runs?workflowType=machine_learning"
+    assert ui_url("..", "7", "a" * 32) == f"../#/experiments/7/runs/{'a' * 32}?workflowType=machine_learning"
+    with pytest.raises(ValueError, match="give its experiment id"):
+        ui_url("..", run_id="a" * 32)
+
+
+def test_the_sweeps_closing_hint_links_its_experiments_runs_view_for_a_local_store_and_a_server(sqlite_uri):
+    store = open_store(sqlite_uri, "hints")
+    runs_view = f"#/experiments/{store.experiment_id}/runs?workflowType=machine_learning"
+    assert store.ui_hint() == f"mlflow ui --backend-store-uri {sqlite_uri}, then open http://127.0.0.1:5000/{runs_view}"
+    server = replace(store, uri="http://alice:s3cret@mlflow.example.org:5000")
+    assert server.ui_hint() == f"open http://***@mlflow.example.org:5000/{runs_view} in a browser"

@@ -1,0 +1,81 @@
+"""``hydra.sweeper.adaptive=true`` through the real command line: rounds, the design on the parent run, the
+report's sequential verdicts, and a rerun that measures nothing again (resume).
+
+Real processes (torch and ONNX Runtime workers), a real SQLite store, tiny models and windows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from green_mlflow.report.data import DESIGN_ARTIFACT, client_artifact_reader
+from tests.helpers.project import TINY_MEASURE, require_env, run_cli
+
+SWEEP = [
+    "-m",
+    "runtime=torch,onnx",
+    "model=mobilenet_v2",
+    "model.image_size=32",
+    "batch_size=1",
+    *TINY_MEASURE,
+    "hydra.sweeper.adaptive=true",
+    "hydra.sweeper.min_repetitions=3",
+    "hydra.sweeper.max_repetitions=5",
+    "hydra.sweeper.max_per_round=2",
+]
+
+
+def _runs(uri: str, kind: str):
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("green_mlflow")
+    return [r for r in client.search_runs([experiment.experiment_id]) if r.data.tags.get("green.kind") == kind]
+
+
+def test_an_adaptive_sweep_decides_in_rounds_and_a_rerun_measures_nothing_again(tmp_path: Path, sqlite_uri: str):
+    require_env("torch")
+    require_env("onnx")
+    first = run_cli(SWEEP, tmp_path, sqlite_uri)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    out = first.stdout + first.stderr
+    assert "adaptive sweep, round 1: 2 configurations × 3 = 6 jobs" in out
+    assert re.search(r"adaptive sweep, after round \d+: \d+ of 1 questions decided", out)
+
+    jobs = _runs(sqlite_uri, "job")
+    per_config: dict[str, list[int]] = {}
+    per_runtime: dict[str, int] = {}
+    for run in jobs:
+        assert run.info.status == "FINISHED"
+        per_config.setdefault(run.data.tags["green.config_hash"], []).append(int(run.data.params["repetition"]))
+        per_runtime[run.data.params["runtime"]] = per_runtime.get(run.data.params["runtime"], 0) + 1
+    assert len(per_config) == 2
+    for reps in per_config.values():  # 3 to 5 repetitions, numbered from 0 without gaps or duplicates
+        assert sorted(reps) == list(range(len(reps))) and 3 <= len(reps) <= 5
+
+    client = MlflowClient(sqlite_uri)
+    (parent,) = _runs(sqlite_uri, "sweep")
+    design = json.loads(client_artifact_reader(client)(parent, DESIGN_ARTIFACT))
+    assert design["max_repetitions"] == 5 and len(design["rounds"]) >= 1
+    assert sorted(design["runs"]) == sorted(r.info.run_id for r in jobs)
+    findings = json.loads(client_artifact_reader(client)(parent, "report/findings.json"))
+    (question,) = findings["adaptive"]["questions"]
+    assert question["kinds"][0] == "conversion" and question["reference"] == "torch"
+    assert question["method"].startswith("repeated confidence intervals")
+    assert (question["n_reference"], question["n_other"]) == (per_runtime["torch"], per_runtime["onnx"])
+    if question["verdict"] == "open":  # the sweep says why at the end
+        assert "open: onnx (from torch) vs torch" in out
+    else:
+        assert 1 <= question["decided_at_look"] <= question["looks"] == len(design["rounds"])
+
+    again = run_cli(SWEEP, tmp_path, sqlite_uri)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert len(_runs(sqlite_uri, "job")) == len(jobs)  # every job of every round was skipped, none repeated
+    assert f"({len(jobs)} skipped: already FINISHED earlier)" in again.stdout
+    parents = sorted(_runs(sqlite_uri, "sweep"), key=lambda r: r.info.start_time)
+    replay = json.loads(client_artifact_reader(client)(parents[-1], DESIGN_ARTIFACT))
+    assert replay["rounds"] == design["rounds"] and sorted(replay["runs"]) == sorted(design["runs"])
+    refound = json.loads(client_artifact_reader(client)(parents[-1], "report/findings.json"))
+    assert refound["adaptive"]["questions"][0]["verdict"] == question["verdict"]
