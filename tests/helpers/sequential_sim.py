@@ -32,9 +32,10 @@ def naive_compare(
 
 
 def difference_only(compare: Compare) -> Compare:
-    """The rule without its equivalence stop: an "equivalent" look stays open and the next round runs ``cap``
-    more, so every sweep that finds no difference takes the full schedule start, start + cap, …, max_n (the
-    schedule of "p < 0.05 at each look, stop at the first")."""
+    """The rule with no stop for equivalence and a fixed schedule: an "equivalent" look stays open, and an open
+    look has no ``n_needed``, so the next round runs ``cap`` more. Every sweep that finds no difference takes
+    the whole schedule start, start + cap, …, max_n, which the data do not change: "p < 0.05 at each look,
+    stop at the first" over a planned schedule."""
 
     def only(
         a: Sequence[float],
@@ -45,9 +46,9 @@ def difference_only(compare: Compare) -> Compare:
         alpha: float,
     ) -> SequentialResult:
         result = compare(a, b, looks, max_n, margin, alpha)
-        if result.verdict == "equivalent":
-            return dataclasses.replace(result, verdict="open", decided_at_look=None, n_needed=None)
-        return result
+        if result.verdict in ("lower", "higher"):
+            return result
+        return dataclasses.replace(result, verdict="open", decided_at_look=None, n_needed=None)
 
     return only
 
