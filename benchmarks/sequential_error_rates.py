@@ -1,7 +1,7 @@
 """Error rates of the adaptive sweep's sequential comparison (report/sequential.py) against the naive repeated test.
 
     .venv/bin/python benchmarks/sequential_error_rates.py                      # 5,000 sweeps per case, ~4 min
-    .venv/bin/python benchmarks/sequential_error_rates.py --designs 30:4:0.10  # max_n 30, CV 10 %: ~13 min
+    .venv/bin/python benchmarks/sequential_error_rates.py --designs 30:4:0.10  # max_n 30, CV 10 %: ~5 min
     .venv/bin/python benchmarks/sequential_error_rates.py --sweeps 2000 --designs 10:4:0.03
 
 A report, not a test (exit code 0). Each case simulates sweeps of two series, b against a, with a true mean

@@ -13,13 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from green_mlflow.report.boundaries import boundaries, obf_spending
 from green_mlflow.report.sequential import (
     METHOD,
     METHOD_RAW,
     SequentialResult,
-    boundaries,
     next_repetitions,
-    obf_spending,
     sequential_compare,
 )
 from green_mlflow.report.stats import compare
