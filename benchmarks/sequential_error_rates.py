@@ -31,6 +31,7 @@ import math
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,16 +63,17 @@ def verdict(target: str, rate: float, sweeps: int) -> str:
     return "PASS" if rate <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / sweeps) else "FAIL"
 
 
-def run_design(max_n: int, cap: int, cv: float, sweeps: int, seed: int) -> list[dict]:
+def run_design(max_n: int, cap: int, cv: float, sweeps: int, seed: int, spending: str = "obf") -> list[dict]:
     rows = []
+    rule = partial(sequential_compare, spending=spending)
     for i, (name, ratio, target) in enumerate(cases(cv)):
         for noise in ("normal", "lognormal"):
             common = {"cv": cv, "sweeps": sweeps, "max_n": max_n, "seed": seed + 10 * i, "cap": cap, "margin": MARGIN}
             began = time.perf_counter()
-            rci = simulate(ratio, noise, **common)
+            rci = simulate(ratio, noise, compare=rule, **common)
             naive = simulate(ratio, noise, compare=naive_compare, **common)
             fixed = simulate(ratio, noise, compare=difference_only(naive_compare), **common)
-            rci_fixed = simulate(ratio, noise, compare=difference_only(sequential_compare), **common)
+            rci_fixed = simulate(ratio, noise, compare=difference_only(rule), **common)
             rate = {"different": rci.different, "equivalent": rci.equivalent, "higher": rci.higher}.get(target, 0.0)
             rows.append(
                 {
@@ -120,21 +122,22 @@ def main() -> int:
         help="max_n:cap:cv for each design (cv: noise coefficient of variation)",
     )
     parser.add_argument("--seed", type=int, default=20261204)
+    parser.add_argument("--spending", default="obf", choices=("obf", "pocock"), help="alpha-spending function")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for design in args.designs:
         max_n, cap, cv = design.split(":")
         began = time.perf_counter()
-        rows = run_design(int(max_n), int(cap), float(cv), args.sweeps, args.seed)
+        rows = run_design(int(max_n), int(cap), float(cv), args.sweeps, args.seed, args.spending)
         print(
-            f"\n#### max_n = {max_n}, start 3, at most {cap} more per round, noise CV {float(cv):.0%}, "
+            f"\n#### {args.spending} spending, max_n = {max_n}, start 3, at most {cap} more per round, noise CV {float(cv):.0%}, "
             f"margin ±{MARGIN:.0%}, alpha 0.05, {args.sweeps:,} sweeps per case and rule "
             f"({time.perf_counter() - began:.0f} s)\n"
         )
         print(table(rows))
         when = time.strftime("%F")
         for r in rows:
-            results[f"{design} {r['case']} {r['noise']}"] = {
+            results[f"{args.spending} {design} {r['case']} {r['noise']}"] = {
                 **r,
                 "sweeps": args.sweeps,
                 "host": platform.node(),

@@ -268,6 +268,7 @@ class GreenConfig:
     allocator: AllocatorConfig = field(default_factory=AllocatorConfig)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     verbose: bool = False  # also show the frameworks' own output (it is always in each run's logs/job.log)
+    hypotheses: str | None = None  # paper, or a YAML file's path: declared before the data (report/hypotheses.py)
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:

@@ -7,7 +7,6 @@ from its ``metrics`` (a gap in the report, never a 0).
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -18,17 +17,21 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from green_mlflow.report.parent_artifacts import (
+    ArtifactReader,
+    PrunedJob,
+    adaptive_design,
+    declared_hypotheses,
+    pruned_jobs,
+)
 from green_mlflow.tracking.flags import FLAG_TAGS
 
 DOMAINS = ("gpu", "cpu", "dram")
-DESIGN_ARTIFACT = "adaptive/design.json"  # an adaptive sweep's looks, on its parent run
-JOBS_ARTIFACT = "summary/jobs.jsonl"
 PAGE_SIZE = 1000
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")  # MLflow's run ids; also keeps search filters built from ids well-formed
 IDLE_PREFIX = "idle_"
 COVERS = re.compile(r"^energy\.total[a-z_]*\.covers$")
 
-ArtifactReader = Callable[[Run, str], "str | None"]
 Search = Callable[[str, str], Iterable[Run]]
 TraceLoader = Callable[["JobRun"], dict[str, list[tuple[float, float]]]]
 
@@ -94,15 +97,6 @@ class Sweep:
     idle_methods: dict[str, str]  # domain -> method
 
 
-@dataclass(frozen=True)
-class PrunedJob:
-    """A job the plan refused inside a sweep: it has no run, only a line in the parent's jobs.jsonl."""
-
-    job: str
-    reason: str
-    parent_run_id: str
-
-
 @dataclass
 class Dataset:
     """Everything one comparison view shows: the sweeps, their job runs and the pruned jobs."""
@@ -116,6 +110,7 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
     trace_loader: TraceLoader | None = None
     design: dict | None = None  # an adaptive sweep's looks (``DESIGN_ARTIFACT``; ``questions.Design``)
+    hypotheses: dict | None = None  # declared hypotheses: {source, sha256, logged_ms, text} (``HYPOTHESES_ARTIFACT``)
 
 
 def _param(run: Run, key: str) -> str | None:
@@ -221,31 +216,6 @@ def client_artifact_reader(client: MlflowClient) -> ArtifactReader:
             return Path(local).read_text() if Path(local).is_file() else None
 
     return read
-
-
-def pruned_jobs(parent: Run, read_artifact: ArtifactReader, warnings: list[str]) -> list[PrunedJob]:
-    """PRUNED rows of the parent's ``summary/jobs.jsonl``; an absent or garbled file is a warning, not an error."""
-    try:
-        text = read_artifact(parent, JOBS_ARTIFACT)
-    except Exception as err:  # an artifact store that cannot be read must not take the page down
-        warnings.append(f"sweep {parent.info.run_id}: {JOBS_ARTIFACT} could not be read ({err})")
-        return []
-    if text is None:
-        return []
-    pruned = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            warnings.append(f"sweep {parent.info.run_id}: {JOBS_ARTIFACT} line {number} is not JSON; skipped")
-            continue
-        # a folder resumed into holds earlier sweeps' rows too: only this parent's (or unstamped, older) rows
-        mine = isinstance(row, dict) and row.get("parent_run_id") in (None, parent.info.run_id)
-        if mine and row.get("status") == "PRUNED":
-            pruned.append(PrunedJob(str(row.get("job", "?")), str(row.get("reason", "")), parent.info.run_id))
-    return pruned
 
 
 TRACE_PREFIXES = ("trace_", "system/")
@@ -376,14 +346,5 @@ def load_sweep(
         warnings=warnings,
         trace_loader=trace_loader(client),
         design=design,
+        hypotheses=declared_hypotheses(parent, read_artifact, warnings),
     )
-
-
-def adaptive_design(parent: Run, read_artifact: ArtifactReader, warnings: list[str]) -> dict | None:
-    """The parent's ``adaptive/design.json`` (an adaptive sweep's looks), or None for a fixed sweep."""
-    try:
-        text = read_artifact(parent, DESIGN_ARTIFACT)
-        return json.loads(text) if text else None
-    except Exception as err:  # an unreadable design leaves the fixed-sample tables; say so
-        warnings.append(f"sweep {parent.info.run_id}: {DESIGN_ARTIFACT} could not be read ({err})")
-        return None

@@ -131,7 +131,10 @@ def _correlation_sentences(study: Study) -> list[dict]:
             text = f"Energy against time {where}: not computed ({c['note']})."
         else:
             ci = f", 95 % CI {c['ci95_low']:.2f} to {c['ci95_high']:.2f}" if c["ci95_low"] is not None else ""
-            text = f"Energy per sample follows latency per sample {where} with Spearman ρ = {c['rho']:.2f}{ci} (n = {c['n']} series)."
+            p = f"; p = {c['p_value']:.3g}, {c['p_method']}" if c.get("p_value") is not None else ""
+            text = f"Energy per sample follows latency per sample {where} with Spearman ρ = {c['rho']:.2f}{ci} (n = {c['n']} series{p})."
+            if c["ci95_low"] is None and c["note"]:
+                text += f" ({c['note']})"
             if c["departures"]:
                 d = c["departures"][0]
                 more = "more" if d["energy_vs_trend_rel"] > 0 else "less"
@@ -153,7 +156,22 @@ def findings(view: View, study: Study) -> list[dict]:
     out += [_equivalence_sentence(r) for r in study.equivalences if r.verdict in ("equivalent", "different")]
     out += _correlation_sentences(study)
     out += _adaptive_sentences(study)
+    out += _claim_sentences(study)
     out += _not_measured(view)
+    return out
+
+
+def _claim_sentences(study: Study) -> list[dict]:
+    """One sentence per declared hypothesis: its status, with the statistic or what would decide it."""
+    if not study.claims:
+        return []
+    out = []
+    for c in study.claims["claims"]:
+        status = c["status"]
+        tail = c["statistic"] if status in ("supported", "contradicted") else c["what_would_decide"]
+        pre = "" if study.claims["preregistered"] else " (not preregistered)"
+        text = f"Claim {c['id']}{pre}: {c['statement']} — {status}" + (f" ({tail})" if tail else "") + "."
+        out.append({"kind": "claim", "text": text, "id": c["id"], "status": status})
     return out
 
 
@@ -221,21 +239,36 @@ def conversion_record(row: Row) -> dict:
 
 def findings_document(view: View, study: Study) -> dict:
     """``findings.json``: what the report shows, for machines (docs/report.md)."""
-    return {
-        "schema": SCHEMA,
-        "title": view.dataset.title,
-        "generated_at": view.generated_at,
-        "alpha": ALPHA,
-        "equivalence_margin_rel": study.margin_rel,
-        "findings": findings(view, study),
-        "conversions": [conversion_record(r) for r in study.conversions],
-        "providers": [_fields(r) | r.extra for r in study.providers],
-        "batch_effects": [_fields(r) | r.extra for r in study.batch_effects],
-        "equivalences": [dataclasses.asdict(r) for r in study.equivalences],
-        "correlation": study.correlations,
-        "overview": study.overview,
-        "adaptive": study.adaptive,
-    }
+    return _numbers(
+        {
+            "schema": SCHEMA,
+            "title": view.dataset.title,
+            "generated_at": view.generated_at,
+            "alpha": ALPHA,
+            "equivalence_margin_rel": study.margin_rel,
+            "findings": findings(view, study),
+            "conversions": [conversion_record(r) for r in study.conversions],
+            "providers": [_fields(r) | r.extra for r in study.providers],
+            "batch_effects": [_fields(r) | r.extra for r in study.batch_effects],
+            "equivalences": [dataclasses.asdict(r) for r in study.equivalences],
+            "correlation": study.correlations,
+            "overview": study.overview,
+            "adaptive": study.adaptive,
+            "claims": study.claims,
+        }
+    )
+
+
+def _numbers(value):
+    """A batch size is a number in findings.json (a report groups by it as text: ``"64"`` → ``64``)."""
+    if isinstance(value, dict):
+        return {
+            k: int(v) if k in ("batch_size", "small_batch") and isinstance(v, str) and v.isdigit() else _numbers(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
 
 
 def findings_json(view: View, study: Study) -> str:

@@ -7,6 +7,7 @@ beside the HTML file (docs/report.md says what it holds).
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 ARTIFACT_DIR = "report"
 HTML_NAME = "comparison.html"
 FINDINGS_NAME = "findings.json"
+CLAIMS_NAME = "claims.json"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ def write(
     out.write_text(render(view, offline=True, margin_rel=margin_rel, answers=answers), encoding="utf-8")
     findings = out.with_name(FINDINGS_NAME if out.name == HTML_NAME else f"{out.stem}_{FINDINGS_NAME}")
     findings.write_text(findings_json(view, answers), encoding="utf-8")
+    if answers.claims is not None:  # the declared hypotheses' statuses, for notebooks (docs/report.md)
+        findings.with_name(CLAIMS_NAME).write_text(
+            json.dumps(answers.claims, indent=2, default=str, allow_nan=False), encoding="utf-8"
+        )
     figures: list[Path] = []
     figure_dir = out.parent / f"{out.stem}_figures"
     try:
@@ -81,6 +87,9 @@ def write(
                 client.log_artifact(log_to, str(named), ARTIFACT_DIR)
                 (Path(tmp) / FINDINGS_NAME).write_bytes(findings.read_bytes())
                 client.log_artifact(log_to, str(Path(tmp) / FINDINGS_NAME), ARTIFACT_DIR)
+                if answers.claims is not None:
+                    (Path(tmp) / CLAIMS_NAME).write_bytes(findings.with_name(CLAIMS_NAME).read_bytes())
+                    client.log_artifact(log_to, str(Path(tmp) / CLAIMS_NAME), ARTIFACT_DIR)
             for figure in figures:
                 client.log_artifact(log_to, str(figure), f"{ARTIFACT_DIR}/figures")
             logged_to = log_to

@@ -20,7 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from green_mlflow.report.analysis import LATENCY, Group, Series, View
-from green_mlflow.report.data import DESIGN_ARTIFACT
+from green_mlflow.report.claims import pairs
+from green_mlflow.report.parent_artifacts import DESIGN_ARTIFACT
 from green_mlflow.report.sequential import SequentialResult, sequential_compare
 
 __all__ = ["DESIGN_ARTIFACT", "Answer", "Design", "Question", "SeriesRef", "answer", "answers", "questions"]
@@ -79,6 +80,7 @@ class Design:
     method: str
     rounds: list[dict[str, int]] = field(default_factory=list)  # config hash -> finished runs at that look
     stopped: str = ""  # why the sweep stopped: all decided, cap, budget
+    spending: str = "pocock"  # the alpha-spending function of the boundaries (``boundaries.SPENDING``)
 
     def to_dict(self) -> dict:
         return {
@@ -89,6 +91,7 @@ class Design:
             "method": self.method,
             "rounds": self.rounds,
             "stopped": self.stopped,
+            "spending": self.spending,
         }
 
     @classmethod
@@ -101,6 +104,7 @@ class Design:
             str(data["method"]),
             [{str(k): int(v) for k, v in r.items()} for r in data.get("rounds", [])],
             str(data.get("stopped", "")),
+            str(data.get("spending", "obf")),  # designs written before the choice existed used O'Brien-Fleming
         )
 
 
@@ -160,8 +164,10 @@ def _ref(group: Group, series: Series) -> SeriesRef:
     )
 
 
-def questions(view: View, study) -> list[Question]:
-    """Every question the study's tables ask of this view, once each (``study``: ``study.Study``)."""
+def questions(view: View, study, declared=None) -> list[Question]:
+    """Every question the study's tables ask of this view, once each (``study``: ``study.Study``), and the pairs
+    of the declared comparison hypotheses (``declared``: ``hypotheses.Declared``), which an adaptive sweep
+    then decides too."""
     located: dict[tuple, tuple[Group, Series]] = {}
     for group in view.groups:
         for s in group.series:
@@ -214,6 +220,17 @@ def questions(view: View, study) -> list[Question]:
         if ref_provider in placed and row.provider in placed:
             (ga, a), (gb, b) = placed[ref_provider], placed[row.provider]
             ask(ga, a, gb, b, row.metric, row.estimated, "provider")
+    for h in declared.hypotheses if declared is not None else []:
+        if h.kind in ("lower", "higher", "equivalent"):
+            for pa, pb in pairs(view, h):
+                metric = LATENCY.metric if h.metric == "latency" else pa.group.basis.metric if pa.group.basis else None
+                if (
+                    metric is not None
+                    and pb.group.basis is not None
+                    and (h.metric == "latency" or pb.group.basis.metric == metric)
+                ):
+                    estimated = h.metric != "latency" and pa.group.basis.estimated
+                    ask(pa.group, pa.series, pb.group, pb.series, metric, estimated, f"hypothesis {h.id}")
     return list(asked.values())
 
 
@@ -264,10 +281,12 @@ def answer(view: View, question: Question, design: Design) -> Answer:
     a = ordered_values(sa, question.metric) if sa else []
     b = ordered_values(sb, question.metric) if sb else []
     looks = looks_of(question, design, (len(a), len(b))) or ((len(a), len(b)),)
-    result = sequential_compare(a, b, looks, design.max_repetitions, design.margin_rel, design.alpha)
+    result = sequential_compare(
+        a, b, looks, design.max_repetitions, design.margin_rel, design.alpha, spending=design.spending
+    )
     return Answer(question, result, looks)
 
 
-def answers(view: View, study, design: Design) -> list[Answer]:
-    """Every question of the study, decided sequentially."""
-    return [answer(view, q, design) for q in questions(view, study)]
+def answers(view: View, study, design: Design, declared=None) -> list[Answer]:
+    """Every question of the study (and of the declared hypotheses), decided sequentially."""
+    return [answer(view, q, design) for q in questions(view, study, declared)]

@@ -121,7 +121,34 @@ def tables(study: Study) -> str:
         _table("batch-effects", "Batch size: energy per sample at the largest against the smallest batch",
                f"Per runtime and mode; {holm}.", study.batch_effects, "smallest batch", "largest batch"),
     ]  # fmt: skip
-    return adaptive(study) + "".join(parts) + equivalences(study) + correlations(study)
+    return claims(study) + adaptive(study) + "".join(parts) + equivalences(study) + correlations(study)
+
+
+def claims(study: Study) -> str:
+    """The declared hypotheses, each with its status and the statistic behind it (claims.json)."""
+    declared = study.claims
+    if not declared:
+        return ""
+    css = {"supported": "lower", "contradicted": "higher"}
+    rows = []
+    for c in declared["claims"]:
+        why = c["what_would_decide"] if c["status"] in ("inconclusive", "not measured") else ""
+        p = c["p_support_holm"] if c["status"] != "contradicted" else c["p_contradict_holm"]
+        rows.append(
+            f"<tr><td>{_e(c['id'])}</td><td>{_e(c['statement'])}</td><td>{_e(c['kind'])}</td>"
+            f'<td class="{css.get(c["status"], "inc")}">{_e(c["status"])}</td><td>{_e(c["statistic"])}</td>'
+            f'<td class="n">{_g(p, ".3g")}</td><td class="n">{_e(", ".join(f"{a} vs {b}" for a, b in c["n_per_side"]))}</td>'
+            f"<td>{_e(why)}</td><td>{_e(c['tested_on'])}</td></tr>"
+        )
+    error = f'<p class="small">{_e(declared["error"])}</p>' if declared.get("error") else ""
+    return (
+        f'<section id="claims"><h2>Claims: the declared hypotheses</h2><p class="small">{_e(declared["source"])} '
+        f"(sha256 {_e(declared['sha256'][:12])}…): {_e(declared['note'])}. Tested as one family: Holm over all "
+        "declared hypotheses, supported and contradicted apart (docs/method.md rule 20).</p>"
+        f"{error}<table><tr><th>id</th><th>hypothesis</th><th>kind</th><th>status</th><th>statistic</th>"
+        "<th>p (Holm)</th><th>n per side</th><th>what would decide it</th><th>tested on</th></tr>"
+        f"{''.join(rows)}</table></section>"
+    )
 
 
 def adaptive(study: Study) -> str:

@@ -30,14 +30,24 @@ import numpy as np
 
 from green_mlflow.report.boundaries import boundaries, t_quantile
 
-METHOD = (
-    "repeated confidence intervals, Lan-DeMets O'Brien-Fleming spending (Jennison & Turnbull 1989), "
-    "Welch t on log values"
-)
-METHOD_RAW = (
-    "repeated confidence intervals, Lan-DeMets O'Brien-Fleming spending (Jennison & Turnbull 1989), "
-    "Welch t on raw values relative to the mean of a (delta method; a value is <= 0, so no log scale)"
-)
+SPENDING_NAMES = {"obf": "O'Brien-Fleming", "pocock": "Pocock"}
+
+
+def method_text(spending: str = "obf", log: bool = True) -> str:
+    """The one line naming the method a verdict came from (findings.json, the report, the sweep's design)."""
+    scale = (
+        "Welch t on log values"
+        if log
+        else "Welch t on raw values relative to the mean of a (delta method; a value is <= 0, so no log scale)"
+    )
+    return (
+        f"repeated confidence intervals, Lan-DeMets {SPENDING_NAMES[spending]} spending (Jennison & Turnbull 1989), "
+        + scale
+    )
+
+
+METHOD = method_text("obf")
+METHOD_RAW = method_text("obf", log=False)
 
 # Log-scale bounds are clipped here before exp: an interval of a look with 2 values and 1 df can be ~1e40 wide.
 _LOG_CAP = 700.0
@@ -147,14 +157,16 @@ def _per_side(ratio: float) -> float:
     return 2 * min(ratio, 1e4) ** 2
 
 
-def _n_needed(est: _Estimate, fractions: tuple[float, ...], max_n: int, alpha: float, scale: _Scale) -> int | None:
+def _n_needed(
+    est: _Estimate, fractions: tuple[float, ...], max_n: int, alpha: float, scale: _Scale, spending: str
+) -> int | None:
     """Repetitions per side at which the current estimate would just reach a boundary at the final look."""
     if not est.sd > 0:
         return None
     final = fractions if fractions[-1] >= 1 else (*fractions, 1.0)
     df = 2 * max_n - 2  # what Welch's df approaches at max_n with equal variances
-    c95 = t_quantile(boundaries(final, alpha)[-1], df)
-    c90 = t_quantile(boundaries(final, 2 * alpha)[-1], df)
+    c95 = t_quantile(boundaries(final, alpha, spending)[-1], df)
+    c90 = t_quantile(boundaries(final, 2 * alpha, spending)[-1], df)
     routes = []
     if est.d != 0:  # difference: c95 * sd * sqrt(2/n) <= |d|
         routes.append(_per_side(c95 * est.sd / abs(est.d)))
@@ -197,6 +209,7 @@ def sequential_compare(
     max_n: int,
     margin_rel: float = 0.05,
     alpha: float = 0.05,
+    spending: str = "obf",
 ) -> SequentialResult:
     """a, b: values per repetition in repetition order. looks: (n_a, n_b) at each look taken so far, increasing;
     values at look k are a[:n_a], b[:n_b]. The verdict is that of the FIRST look at which one was reached
@@ -204,7 +217,8 @@ def sequential_compare(
 
     ``max_n`` (repetitions per side at most) sets the information fractions; ``margin_rel`` is the
     equivalence margin as a fraction (0.05: b/a within 0.95..1.05); ``alpha`` the two-sided level of the
-    difference test (the equivalence interval is 1 - 2 alpha). None, NaN and inf values are dropped. The
+    difference test (the equivalence interval is 1 - 2 alpha); ``spending`` the alpha-spending function,
+    ``obf`` (O'Brien-Fleming type) or ``pocock`` (``boundaries.SPENDING``). None, NaN and inf values are dropped. The
     log scale is used when every value the looks use is > 0, else the raw scale (``method`` says which).
     Raises ValueError only for parameters out of range, never for the values.
     """
@@ -218,11 +232,24 @@ def sequential_compare(
     m = f"{margin_rel * 100:g} %"
     if not looks:
         return SequentialResult(
-            "open", 0, 0, 0, None, None, None, None, None, None, margin_rel, "no look taken yet", None, METHOD
+            "open",
+            0,
+            0,
+            0,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            margin_rel,
+            "no look taken yet",
+            None,
+            method_text(spending),
         )
     last_a, last_b = _finite(a, max(n for n, _ in looks)), _finite(b, max(n for _, n in looks))
     log = bool(np.all(last_a > 0) and np.all(last_b > 0))
-    scale, method = _Scale(log, margin_rel), METHOD if log else METHOD_RAW
+    scale, method = _Scale(log, margin_rel), method_text(spending, log)
     fractions = tuple(_fraction(n_a, n_b, max_n) for n_a, n_b in looks)
 
     for k, (n_a, n_b) in enumerate(looks, start=1):
@@ -248,8 +275,8 @@ def sequential_compare(
         if est.se == 0:  # both constant: the ratio is exact, the intervals are the point
             c95 = c90 = 0.0
         else:
-            c95 = t_quantile(boundaries(fractions[:k], alpha)[-1], est.df)
-            c90 = t_quantile(boundaries(fractions[:k], 2 * alpha)[-1], est.df)
+            c95 = t_quantile(boundaries(fractions[:k], alpha, spending)[-1], est.df)
+            c90 = t_quantile(boundaries(fractions[:k], 2 * alpha, spending)[-1], est.df)
         lo95, hi95 = est.d - c95 * est.se, est.d + c95 * est.se
         lo90, hi90 = est.d - c90 * est.se, est.d + c90 * est.se
         inside = scale.low < lo90 and hi90 < scale.high
@@ -273,7 +300,7 @@ def sequential_compare(
             reason = _open_reason(est, lo95, hi95, lo90, hi90, scale, m)
         needed = None
         if verdict == "open":
-            needed = _n_needed(est, fractions[:k], max_n, alpha, scale)
+            needed = _n_needed(est, fractions[:k], max_n, alpha, scale, spending)
             # Not decided now, so not at this n: the estimate used the final look's boundary, the lowest of
             # all, and the looks before it have higher ones.
             needed = None if needed is None else max(needed, min(n_a, n_b) + 1)

@@ -330,35 +330,3 @@ def welch_p(a: Sequence[float | None], b: Sequence[float | None]) -> float | Non
         return 1.0 if x.mean() == y.mean() else None
     df = (var_a + var_b) ** 2 / (var_a**2 / (x.size - 1) + var_b**2 / (y.size - 1))
     return _num(2 * stats.t.sf(abs(y.mean() - x.mean()) / math.sqrt(var_a + var_b), df))
-
-
-@dataclass(frozen=True)
-class Correlation:
-    """Spearman's rank correlation with ``n`` and a 95 % interval (Fisher z, Bonett & Wright 2000 variance)."""
-
-    n: int
-    rho: float | None
-    p_value: float | None
-    ci95_low: float | None
-    ci95_high: float | None
-    note: str
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> Correlation:
-    """Spearman's ρ between paired values; the interval needs n ≥ 4, ρ itself n ≥ 3."""
-    pairs = [(a, b) for a, b in zip(x, y) if a is not None and b is not None and math.isfinite(a) and math.isfinite(b)]
-    n = len(pairs)
-    if n < 3:
-        return Correlation(n, None, None, None, None, f"n = {n}: a correlation needs at least 3 series")
-    notes: list[str] = []
-    res = _quiet(stats.spearmanr, [a for a, _ in pairs], [b for _, b in pairs], notes=notes)
-    rho, p = _num(res.statistic), _num(res.pvalue)
-    if rho is None:
-        return Correlation(n, None, None, None, None, "; ".join(notes) or "constant values: no correlation")
-    low = high = None
-    if n >= 4 and abs(rho) < 1:
-        z, se = math.atanh(rho), math.sqrt((1 + rho**2 / 2) / (n - 3))
-        low, high = math.tanh(z - 1.959963984540054 * se), math.tanh(z + 1.959963984540054 * se)
-    elif n >= 4:
-        low = high = rho
-    return Correlation(n, rho, p, low, high, "; ".join(notes))

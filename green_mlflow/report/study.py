@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from green_mlflow.report.analysis import ALPHA, BASES, LATENCY, Group, Quantity, Series, View
-from green_mlflow.report.stats import Comparison, Correlation, compare, holm, spearman, tost, welch_p
+from green_mlflow.report.correlation import Correlation, spearman
+from green_mlflow.report.stats import Comparison, compare, holm, tost, welch_p
 
 DEFAULT_MARGIN = 0.05  # equivalence margin: ±5 % of the reference mean
 MIN_N = 3  # fewer runs per series: every verdict is "inconclusive", whatever a test says
@@ -87,6 +88,7 @@ class Study:
     correlations: list[dict]
     overview: list[dict]
     adaptive: dict | None = None  # an adaptive sweep: its design and every question's sequential answer
+    claims: dict | None = None  # declared hypotheses tested as one family (``claims.py``): claims.json
 
 
 def _energy(series: list[Series]) -> Quantity | None:
@@ -263,6 +265,9 @@ def correlations(groups: list[Group]) -> list[dict]:
         metric = _energy([s for _, s in placed])
         if metric is None:
             continue
+        if metric.estimated:  # an estimate is power × time: its correlation with time says nothing about energy
+            out.append(_circular(provider, hardware, metric.metric, len(placed)))
+            continue
         points = [
             (
                 f"{s.name} · {g.model} · batch {g.batch_size}",
@@ -295,10 +300,34 @@ def correlations(groups: list[Group]) -> list[dict]:
                 "ci95_low": result.ci95_low,
                 "ci95_high": result.ci95_high,
                 "note": result.note,
+                "p_method": result.p_method,
                 "departures": departures,
             }
         )
     return out
+
+
+def _circular(provider: str, hardware: str, metric: str, series: int) -> dict:
+    """The correlation not computed: the only energy figure is estimated from time (docs/method.md rule 15)."""
+    note = (
+        f"the energy here is estimated ({metric}: TDP × utilisation × time), so its correlation with time is "
+        "circular; energy against time is reported for measured energy (a counter) only"
+    )
+    return {
+        "provider": provider,
+        "hardware": hardware,
+        "metric": metric,
+        "estimated": True,
+        "x": "latency per sample (latency_mean_ms / batch_size)",
+        "n": series,
+        "rho": None,
+        "p_value": None,
+        "ci95_low": None,
+        "ci95_high": None,
+        "note": note,
+        "p_method": "",
+        "departures": [],
+    }
 
 
 def overview(groups: list[Group]) -> list[dict]:
@@ -337,24 +366,11 @@ def study(view: View, margin_rel: float = DEFAULT_MARGIN) -> Study:
         correlations=correlations(groups),
         overview=overview(groups),
     )
-    if view.dataset.design:
-        result.adaptive = adaptive_answers(view, result, view.dataset.design)
+    if view.dataset.design or view.dataset.hypotheses:
+        from green_mlflow.report.decisions import adaptive_answers, tested_claims
+
+        if view.dataset.design:
+            result.adaptive = adaptive_answers(view, result, view.dataset.design)
+        if view.dataset.hypotheses:
+            result.claims = tested_claims(view, result, view.dataset.hypotheses)
     return result
-
-
-def adaptive_answers(view: View, result: Study, design_dict: dict) -> dict:
-    """An adaptive sweep's questions, each decided sequentially over the looks the sweep took (rule 19)."""
-    from green_mlflow.report.questions import Design, answers
-
-    design = Design.from_dict(design_dict)
-    found = answers(view, result, design)
-    return {
-        "method": design.method,
-        "alpha": design.alpha,
-        "margin_rel": design.margin_rel,
-        "min_repetitions": design.min_repetitions,
-        "max_repetitions": design.max_repetitions,
-        "rounds": len(design.rounds),
-        "stopped": design.stopped,
-        "questions": [a.record() for a in found],
-    }

@@ -14,7 +14,6 @@ adaptive sweep replays: finished jobs are skipped (resume), the same data give t
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
@@ -23,14 +22,14 @@ from pathlib import Path
 
 from green_mlflow.meters.base import MEASURED
 from green_mlflow.report.analysis import analyse
+from green_mlflow.report.boundaries import SPENDING
 from green_mlflow.report.data import Dataset, JobRun, job_from_run
+from green_mlflow.report.hypotheses import Declared
 from green_mlflow.report.questions import DESIGN_ARTIFACT, Answer, Design, answers
-from green_mlflow.report.sequential import METHOD, next_repetitions
+from green_mlflow.report.sequential import method_text, next_repetitions
 from green_mlflow.report.study import study
 from green_mlflow.sweep.ledger import read_ledger, read_parent
 from green_mlflow.sweep.outcome import current, duration
-
-DOMAINS = ("gpu", "cpu", "dram")
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,7 @@ class AdaptiveSettings:
     budget_wh: float | None = None
     margin_rel: float = 0.05
     alpha: float = 0.05
+    spending: str = "pocock"
 
     def check(self) -> None:
         """Refuse settings that cannot work, saying what is allowed."""
@@ -58,6 +58,11 @@ class AdaptiveSettings:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"hydra.sweeper.{name}={value}: allowed a positive number, or null for no budget")
+        if self.spending not in SPENDING:
+            raise ValueError(
+                f"hydra.sweeper.spending={self.spending}: allowed {', '.join(SPENDING)} (Pocock decides clear "
+                "differences at the first look; O'Brien-Fleming keeps more power for the last one)"
+            )
         if not 0 < self.margin_rel < 1:
             raise ValueError(f"hydra.sweeper.margin={self.margin_rel}: allowed between 0 and 1 (0.05 is ±5 %)")
 
@@ -90,6 +95,7 @@ class AdaptiveSweep:
     folder: Path
     seed: int
     say: Callable[[str], None] = print
+    declared: Declared | None = None  # the sweep's hypotheses: their comparisons are questions too
     design: Design = field(init=False)
     round: int = 0
     answers: list[Answer] = field(default_factory=list)
@@ -98,7 +104,9 @@ class AdaptiveSweep:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.design = Design(s.min_repetitions, s.max_repetitions, s.margin_rel, s.alpha, METHOD)
+        self.design = Design(
+            s.min_repetitions, s.max_repetitions, s.margin_rel, s.alpha, method_text(s.spending), spending=s.spending
+        )
 
     # -- jobs -------------------------------------------------------------------------------------------------
     def _jobs(self, extra: dict[int, int]) -> list[list[str]]:
@@ -153,7 +161,7 @@ class AdaptiveSweep:
         self.design.rounds.append(counts)
         dataset = Dataset("adaptive sweep", "", "", [], used, [])
         view = analyse(dataset, traces=False)
-        return answers(view, study(view, self.settings.margin_rel), self.design)
+        return answers(view, study(view, self.settings.margin_rel), self.design, self.declared)
 
     def _log_design(self, used: list[JobRun]) -> None:
         parent = read_parent(self.folder)
@@ -273,7 +281,3 @@ def plan_configurations(
 ) -> list[Configuration]:
     """One ``Configuration`` per combination of the sweep's comma lists."""
     return [Configuration(list(c), config_hash(list(c))) for c in combinations]
-
-
-def estimate_text(jobs: int, job_s: float) -> str:
-    return f"about {duration(math.ceil(jobs * job_s))}" if job_s else "time unknown yet"

@@ -20,6 +20,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from green_mlflow.contract import MeasureSettings
 from green_mlflow.plan import PlanError, plan_job
 from green_mlflow.redaction import redact_overrides, redact_text, redact_uri
+from green_mlflow.report.hypotheses import Declared, HypothesisError
+from green_mlflow.report.hypotheses import load as load_hypotheses
+from green_mlflow.report.parent_artifacts import HYPOTHESES_ARTIFACT
 from green_mlflow.sweep.lifecycle import FolderTaken, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.sweep.matrix import without_native_sources
 from green_mlflow.sweep.outcome import current
@@ -80,6 +83,34 @@ def _runnable_jobs(config: DictConfig) -> int:
     return runnable
 
 
+def _declared(config: DictConfig) -> Declared | None:
+    """The sweep's hypotheses (``hypotheses=paper|<file>``), or None; a file that cannot be tested stops the
+    sweep before anything runs, in one line."""
+    spec = config.get("hypotheses")
+    if not spec:
+        return None
+    try:
+        return load_hypotheses(str(spec))
+    except HypothesisError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from err
+
+
+def log_declared(store, run_id: str, declared: Declared) -> None:
+    """The hypotheses file and its sha256 on the parent run, stamped with the time they were logged."""
+    runs.log_text(store, run_id, HYPOTHESES_ARTIFACT, declared.text)
+    runs.log_values(
+        store,
+        run_id,
+        {},
+        {
+            "green.hypotheses.source": declared.source,
+            "green.hypotheses.sha256": declared.sha256,
+            "green.hypotheses.logged_ms": str(int(time.time() * 1000)),
+        },
+    )
+
+
 class SweepRunCallback(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         _make_folder("hydra.run.dir", Path(str(config.hydra.run.dir)))
@@ -88,10 +119,11 @@ class SweepRunCallback(Callback):
         current().started_s = time.monotonic()
         _make_folder("hydra.sweep.dir", Path(str(config.hydra.sweep.dir)))
         runnable = _runnable_jobs(config)
+        declared = _declared(config)
         # Hydra turns an exception raised here into a warning and launches the jobs anyway, each of
         # which would then fail without a parent run: a sweep that cannot open its store stops here.
         try:
-            self._open(config, runnable)
+            self._open(config, runnable, declared)
         except (TrackingError, FolderTaken) as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             raise SystemExit(2) from err
@@ -101,7 +133,7 @@ class SweepRunCallback(Callback):
             raise SystemExit(1) from err
 
     @staticmethod
-    def _open(config: DictConfig, runnable: int) -> None:
+    def _open(config: DictConfig, runnable: int, declared: Declared | None = None) -> None:
         folder = Path(str(config.hydra.sweep.dir)).resolve()
         store = open_store(config.tracking.uri, config.tracking.experiment_name)
         reap_dead_runs_of(store)
@@ -111,6 +143,9 @@ class SweepRunCallback(Callback):
         print(
             f"sweep parent run {run_id} in experiment '{store.experiment_name}' ({redact_uri(store.uri)})", flush=True
         )
+        if declared is not None:  # before the idle baseline and the first job: declared before the data
+            log_declared(store, run_id, declared)
+            print(f"{len(declared.hypotheses)} hypotheses declared ({declared.source}, sha256 {declared.sha256[:12]}…)")
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if "Slurm" in launcher:  # jobs run on other nodes: the submitting host's idle belongs to none of them
             runs.log_values(store, run_id, {}, {"idle.status": "per node: each node's first job measures its idle"})

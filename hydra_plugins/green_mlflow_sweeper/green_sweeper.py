@@ -44,6 +44,7 @@ class GreenSweeperConf:
     budget_s: Optional[float] = None  # noqa: UP045
     budget_wh: Optional[float] = None  # noqa: UP045
     margin: float = 0.05
+    spending: str = "pocock"  # or obf: the alpha-spending function of the repeated confidence intervals
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="green", node=GreenSweeperConf, provider="green_mlflow")
@@ -81,12 +82,21 @@ class GreenSweeper(BasicSweeper):
         budget_s: float | None = None,
         budget_wh: float | None = None,
         margin: float = 0.05,
+        spending: str = "pocock",
     ):
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.shuffle = shuffle
         self.seed = seed
         self.adaptive = adaptive
-        self.adaptive_settings = (min_repetitions, max_repetitions, max_per_round, budget_s, budget_wh, margin)
+        self.adaptive_settings = (
+            min_repetitions,
+            max_repetitions,
+            max_per_round,
+            budget_s,
+            budget_wh,
+            margin,
+            spending,
+        )
 
     def _repetitions(self, combination: list[str]) -> int:
         config = self.hydra_context.config_loader.load_sweep_config(self.config, list(combination))
@@ -124,8 +134,8 @@ class GreenSweeper(BasicSweeper):
 
         from green_mlflow.sweep.adaptive import AdaptiveSettings, AdaptiveSweep, plan_configurations
 
-        min_r, max_r, per_round, budget_s, budget_wh, margin = self.adaptive_settings
-        settings = AdaptiveSettings(min_r, max_r, per_round, budget_s, budget_wh, float(margin))
+        min_r, max_r, per_round, budget_s, budget_wh, margin, spending = self.adaptive_settings
+        settings = AdaptiveSettings(min_r, max_r, per_round, budget_s, budget_wh, float(margin), spending=str(spending))
         try:
             settings.check()
         except ValueError as err:
@@ -137,7 +147,13 @@ class GreenSweeper(BasicSweeper):
         folder = Path(str(self.config.hydra.sweep.dir))
         folder.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, folder / "multirun.yaml")
-        state = AdaptiveSweep(settings, plan_configurations(combinations, self._config_hash), folder, self.seed)
+        declared = None
+        if self.config.get("hypotheses"):  # checked by the sweep's callback before anything ran
+            from green_mlflow.report.hypotheses import load as load_hypotheses
+
+            declared = load_hypotheses(str(self.config.hypotheses))
+        configurations = plan_configurations(combinations, self._config_hash)
+        state = AdaptiveSweep(settings, configurations, folder, self.seed, declared=declared)
         returns = []
         jobs = state.first_round()
         index = 0

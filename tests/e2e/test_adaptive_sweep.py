@@ -12,7 +12,8 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from green_mlflow.report.data import DESIGN_ARTIFACT, client_artifact_reader
+from green_mlflow.report.data import client_artifact_reader
+from green_mlflow.report.parent_artifacts import DESIGN_ARTIFACT
 from tests.helpers.project import TINY_MEASURE, require_env, run_cli
 
 SWEEP = [
@@ -26,6 +27,7 @@ SWEEP = [
     "hydra.sweeper.min_repetitions=3",
     "hydra.sweeper.max_repetitions=5",
     "hydra.sweeper.max_per_round=2",
+    "hypotheses=paper",
 ]
 
 
@@ -63,6 +65,13 @@ def test_an_adaptive_sweep_decides_in_rounds_and_a_rerun_measures_nothing_again(
     findings = json.loads(client_artifact_reader(client)(parent, "report/findings.json"))
     (question,) = findings["adaptive"]["questions"]
     assert question["kinds"][0] == "conversion" and question["reference"] == "torch"
+    assert "hypothesis P6a-onnx-from-torch-improves" in question["kinds"]  # a declared claim is a question too
+    claims = json.loads(client_artifact_reader(client)(parent, "report/claims.json"))
+    assert claims["preregistered"] is True and len(claims["claims"]) == 13
+    assert parent.data.tags["green.hypotheses.source"] == "paper"
+    by_id = {c["id"]: c for c in claims["claims"]}
+    assert by_id["P8-tensorrt-beats-cuda"]["status"] == "not measured"
+    assert by_id["P6a-onnx-from-torch-improves"]["status"] in ("supported", "inconclusive", "contradicted")
     assert question["method"].startswith("repeated confidence intervals")
     assert (question["n_reference"], question["n_other"]) == (per_runtime["torch"], per_runtime["onnx"])
     if question["verdict"] == "open":  # the sweep says why at the end
@@ -79,3 +88,15 @@ def test_an_adaptive_sweep_decides_in_rounds_and_a_rerun_measures_nothing_again(
     assert replay["rounds"] == design["rounds"] and sorted(replay["runs"]) == sorted(design["runs"])
     refound = json.loads(client_artifact_reader(client)(parents[-1], "report/findings.json"))
     assert refound["adaptive"]["questions"][0]["verdict"] == question["verdict"]
+
+
+def test_a_hypotheses_file_with_a_typo_is_refused_before_any_job(tmp_path: Path, sqlite_uri: str):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("hypotheses:\n  - {id: H1, statement: s, kind: lower, a: {runtime: pytorch}, b: {runtime: onnx}}\n")
+    refused = run_cli(["-m", "runtime=torch,onnx", *TINY_MEASURE, f"hypotheses={mine}"], tmp_path, sqlite_uri)
+    assert refused.returncode == 2
+    (line,) = [x for x in refused.stderr.splitlines() if x.startswith("error:")]
+    assert "hypothesis H1: a: runtime=pytorch names nothing that exists (did you mean torch?)" in line
+    assert "Traceback" not in refused.stderr
+    experiment = MlflowClient(sqlite_uri).get_experiment_by_name("green_mlflow")
+    assert experiment is None or not MlflowClient(sqlite_uri).search_runs([experiment.experiment_id])

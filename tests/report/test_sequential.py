@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from green_mlflow.report.boundaries import boundaries, obf_spending
+from green_mlflow.report.boundaries import boundaries, obf_spending, pocock_spending
 from green_mlflow.report.sequential import (
     METHOD,
     METHOD_RAW,
@@ -36,6 +37,14 @@ def test_five_equal_looks_give_the_published_lan_demets_obrien_fleming_boundarie
     # ldbounds' ldBounds(seq(0.2, 1, 0.2)) and gsDesign (sfLDOF, symmetric, one-sided 0.025), two-sided 0.05
     published = (4.877, 3.357, 2.680, 2.290, 2.031)
     assert boundaries((0.2, 0.4, 0.6, 0.8, 1.0), 0.05) == pytest.approx(published, abs=0.002)
+
+
+def test_five_equal_looks_give_the_published_lan_demets_pocock_boundaries():
+    # ldbounds' ldBounds(seq(0.2, 1, 0.2), iuse = 2) and gsDesign (sfLDPocock, symmetric), two-sided 0.05
+    published = (2.4380, 2.4268, 2.4101, 2.3966, 2.3859)
+    assert boundaries((0.2, 0.4, 0.6, 0.8, 1.0), 0.05, "pocock") == pytest.approx(published, abs=0.0005)
+    assert pocock_spending(1.0, 0.05) == pytest.approx(0.05, abs=1e-15)
+    assert pocock_spending(0.3, 0.05) > 50 * obf_spending(0.3, 0.05)  # why a clear difference is decided at n = 3
 
 
 def test_one_look_at_the_end_is_the_fixed_sample_test():
@@ -96,24 +105,29 @@ def test_boundaries_are_cached():
 # --- error rates of simulated adaptive sweeps (max_n 10, start 3, at most 4 more a round, margin 5 %, CV 3 %) ---
 
 
+@pytest.mark.parametrize("spending", ["obf", "pocock"])
 @pytest.mark.parametrize("noise", ["normal", "lognormal"])
-def test_no_true_difference_is_found_different_at_most_alpha(noise):
-    rates = simulate(1.0, noise, sweeps=SWEEPS, seed=1)
-    print(f"\n{noise}: no difference: different {rates.different:.2%}, equivalent {rates.equivalent:.2%}")
+def test_no_true_difference_is_found_different_at_most_alpha(noise, spending):
+    rates = simulate(1.0, noise, sweeps=SWEEPS, seed=1, compare=partial(sequential_compare, spending=spending))
+    print(f"\n{spending}, {noise}: no difference: different {rates.different:.2%}, equivalent {rates.equivalent:.2%}")
     assert rates.different <= BOUND
 
 
+@pytest.mark.parametrize("spending", ["obf", "pocock"])
 @pytest.mark.parametrize("noise", ["normal", "lognormal"])
-def test_a_ratio_exactly_at_the_margin_is_called_equivalent_at_most_alpha(noise):
-    rates = simulate(1.05, noise, sweeps=SWEEPS, seed=2)
-    print(f"\n{noise}: b = 1.05 a: equivalent {rates.equivalent:.2%}, higher {rates.higher:.2%}")
+def test_a_ratio_exactly_at_the_margin_is_called_equivalent_at_most_alpha(noise, spending):
+    rates = simulate(1.05, noise, sweeps=SWEEPS, seed=2, compare=partial(sequential_compare, spending=spending))
+    print(f"\n{spending}, {noise}: b = 1.05 a: equivalent {rates.equivalent:.2%}, higher {rates.higher:.2%}")
     assert rates.equivalent <= BOUND
 
 
+@pytest.mark.parametrize("spending", ["obf", "pocock"])
 @pytest.mark.parametrize("noise", ["normal", "lognormal"])
-def test_a_difference_of_three_noise_sds_is_found_in_few_repetitions(noise):
-    rates = simulate(1.09, noise, sweeps=SWEEPS, seed=3)
-    print(f"\n{noise}: b = 1.09 a: higher {rates.higher:.2%}, median n {rates.median_reps}, mean {rates.mean_reps:.2f}")
+def test_a_difference_of_three_noise_sds_is_found_in_few_repetitions(noise, spending):
+    rates = simulate(1.09, noise, sweeps=SWEEPS, seed=3, compare=partial(sequential_compare, spending=spending))
+    print(
+        f"\n{spending}, {noise}: b = 1.09 a: higher {rates.higher:.2%}, median n {rates.median_reps}, mean {rates.mean_reps:.2f}"
+    )
     assert rates.higher >= 0.95 and rates.lower == 0
     assert rates.median_reps <= 7
 

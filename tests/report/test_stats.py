@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from green_mlflow.report.correlation import spearman
 from green_mlflow.report.stats import (
     Comparison,
     cliffs_delta,
@@ -235,3 +236,55 @@ def test_compare_never_raises_warns_or_returns_nan(a, b):
         value = getattr(c, f.name)
         assert not (isinstance(value, float) and not math.isfinite(value)), (f.name, value)
     assert c.p_value is not None or c.note  # a missing p-value is always explained
+
+
+# -- Spearman at small n (docs/method.md rule 15): exact p, no interval where Fisher's z has none ------------
+
+
+def _brute_force_p(x, y) -> float:
+    """Two-sided permutation p by enumerating every pairing with scipy's ρ: independent of the DP."""
+
+    observed = abs(stats.spearmanr(x, y).statistic)
+    values = [abs(stats.spearmanr(x, perm).statistic) for perm in itertools.permutations(y)]
+    return sum(v >= observed - 1e-12 for v in values) / len(values)
+
+
+@pytest.mark.parametrize(
+    ("x", "y"),
+    [
+        ([1, 2, 3], [1, 2, 3]),
+        ([1, 2, 3, 4], [4, 3, 2, 1]),
+        ([0.3, 0.1, 0.9, 0.5, 0.7], [2.0, 1.0, 5.0, 3.0, 3.5]),
+        ([1, 2, 2, 3, 4, 5], [1, 3, 2, 2, 5, 4]),  # ties on both sides
+        ([5, 1, 4, 2, 6, 3, 7], [2, 1, 6, 3, 5, 4, 7]),
+    ],
+)
+def test_spearman_p_at_small_n_is_the_exact_permutation_p(x, y):
+    result = spearman(x, y)
+    assert result.p_value == pytest.approx(_brute_force_p(x, y), abs=1e-12)
+    assert result.p_method == f"exact permutation ({len(x)}! orderings)"
+
+
+def test_a_perfect_rank_correlation_over_3_or_4_series_is_not_p_zero_and_has_no_interval():
+    three, four = spearman([1, 2, 3], [10, 20, 30]), spearman([1, 2, 3, 4], [1, 2, 3, 4])
+    assert three.p_value == pytest.approx(1 / 3) and four.p_value == pytest.approx(1 / 12)
+    assert stats.spearmanr([1, 2, 3], [10, 20, 30]).pvalue == 0.0  # what the asymptotic test prints
+    assert (three.ci95_low, three.ci95_high, four.ci95_low, four.ci95_high) == (None, None, None, None)
+    assert "n >= 4" in three.note and "undefined at ρ = +1" in four.note
+
+
+def test_spearman_at_10_agrees_with_a_permutation_test_and_above_10_uses_scipys_t_approximation():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=10)
+    y = x + rng.normal(scale=1.5, size=10)
+    exact = spearman(x, y)
+    reference = stats.permutation_test(
+        (y,), lambda v: stats.spearmanr(x, v).statistic, permutation_type="pairings", n_resamples=20000, random_state=1
+    )
+    assert exact.p_value == pytest.approx(reference.pvalue, abs=0.012)  # Monte Carlo: ±3 SE at p ~ 0.1
+    x12, y12 = rng.normal(size=12), rng.normal(size=12)
+    big = spearman(x12, y12)
+    assert (
+        big.p_value == pytest.approx(stats.spearmanr(x12, y12).pvalue, abs=1e-12) and big.p_method == "t approximation"
+    )
+    assert big.ci95_low is not None and big.ci95_low < big.rho < big.ci95_high

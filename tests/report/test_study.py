@@ -51,7 +51,7 @@ def document(tmp_path_factory):
     return document, view
 
 
-def _natives(document, model_batch=("mobilenet_v2", "1"), provider="cpu"):
+def _natives(document, model_batch=("mobilenet_v2", 1), provider="cpu"):
     return [
         c
         for c in document["conversions"]
@@ -112,7 +112,7 @@ def test_equal_series_are_equivalent_by_tost_and_different_ones_different(docume
     pairs = {
         (e["a"], e["b"]): e
         for e in document["equivalences"]
-        if (e["model"], e["batch_size"], e["provider"]) == ("mobilenet_v2", "1", "cpu")
+        if (e["model"], e["batch_size"], e["provider"]) == ("mobilenet_v2", 1, "cpu")
     }
     pair = pairs.get(("torch", "mxnet")) or pairs[("mxnet", "torch")]
     assert pair["verdict"] == "equivalent" and pair["margin_rel"] == 0.05
@@ -162,7 +162,7 @@ def test_batch_size_providers_overview_and_findings_carry_their_numbers(document
     assert provider["reference"] == "onnx (from torch) on cuda" and provider["other"] == "onnx (from torch) on cpu"
     assert provider["delta_rel"] == pytest.approx(0.8 / 0.5 - 1, abs=1e-9) and provider["verdict"] == "higher"
     best = [o for o in document["overview"] if o["relative_to_best"] == 1.0]
-    assert {(o["series"], o["batch_size"], o["provider"]) for o in best} >= {("onnx (from torch)", "1", "cpu")}
+    assert {(o["series"], o["batch_size"], o["provider"]) for o in best} >= {("onnx (from torch)", 1, "cpu")}
     sentence = next(f["text"] for f in document["findings"] if f["kind"] == "conversion" and f["verdict"] == "lower")
     assert (
         "onnx (from torch) had 20 % less net energy per sample than torch for mobilenet_v2 at batch 1 on cpu"

@@ -16,8 +16,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from green_mlflow.report.analysis import analyse
-from green_mlflow.report.data import DESIGN_ARTIFACT, client_artifact_reader, load_sweep
+from green_mlflow.report.data import client_artifact_reader, load_sweep
 from green_mlflow.report.findings import findings_document
+from green_mlflow.report.parent_artifacts import DESIGN_ARTIFACT
 from green_mlflow.report.study import study
 from green_mlflow.sweep import outcome
 from green_mlflow.sweep.adaptive import AdaptiveSettings, AdaptiveSweep, Configuration
@@ -163,3 +164,19 @@ def test_settings_that_cannot_work_are_refused_with_what_is_allowed():
         AdaptiveSettings(min_repetitions=5, max_repetitions=3).check()
     with pytest.raises(ValueError, match="budget_s=0"):
         AdaptiveSettings(budget_s=0).check()
+
+
+def test_declared_comparison_hypotheses_are_questions_of_the_adaptive_sweep(first_round: Sweep):
+    from green_mlflow.report.hypotheses import parse
+
+    declared = parse(
+        "hypotheses:\n  - {id: H1, statement: tf costs more than torch, kind: higher, a: {runtime: torch}, "
+        "b: {runtime: tf}}\n",
+        "mine.yaml",
+    )
+    state = _state(first_round, [], max_repetitions=10)
+    state.declared = declared
+    jobs = state.next_round()
+    (asked,) = [a for a in state.answers if "hypothesis H1" in a.question.kinds]
+    assert {asked.question.a.name, asked.question.b.name} == {"torch", "tf"}
+    assert asked.result.verdict == "open" and any("x=tf" in job for job in jobs)

@@ -1,0 +1,181 @@
+"""Declared hypotheses on synthetic studies in a real store whose truth is known: each kind comes out supported,
+contradicted and inconclusive in the cases built for it; a claim with no data says which overrides would
+measure it; the family is Holm-corrected; a file logged after the first job is "not preregistered"."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from scipy import stats
+
+from green_mlflow.report.analysis import analyse
+from green_mlflow.report.claims import claims
+from green_mlflow.report.data import client_artifact_reader, load, load_sweep
+from green_mlflow.report.findings import findings_document
+from green_mlflow.report.hypotheses import parse
+from green_mlflow.report.parent_artifacts import HYPOTHESES_ARTIFACT
+from green_mlflow.report.stats import holm
+from green_mlflow.report.study import study
+from tests.helpers.synthetic import Job, make_sweep
+
+TIGHT = [0.99, 1.0, 1.01, 0.995, 1.005, 1.0]  # six repetitions, 0.7 % spread
+WIDE = [0.7, 1.3]  # two repetitions, far apart: nothing can be decided
+
+
+def _series(runtime, scale, noise=TIGHT, mode=None, source=None, model="mobilenet_v2", batch_size=1, latency=10.0):
+    mode = mode or {"torch": "eager", "tf": "function", "mxnet": "hybrid", "onnx": "ort_all"}[runtime]
+    return [
+        Job(runtime, mode, model, batch_size, "cpu", source, i, energy_j=scale * k, latency_ms=latency * scale * k,
+            estimated=False)
+        for i, k in enumerate(noise)
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def view(tmp_path_factory):
+    """mobilenet_v2: mxnet 20 % below torch; tf 1 % above torch (equivalent); onnx from torch 30 % below torch.
+    resnet50: mxnet 20 % ABOVE torch (the ranking of torch and mxnet flips); bert_base: torch and tf, two wide runs each."""
+    client = MlflowClient(f"sqlite:///{tmp_path_factory.mktemp('claims') / 'mlflow.db'}")
+    jobs = (
+        _series("torch", 1.0)
+        + _series("mxnet", 0.8)
+        + _series("tf", 1.01)
+        + _series("onnx", 0.7, source="torch")
+        + _series("torch", 2.0, model="resnet50")
+        + _series("mxnet", 2.4, model="resnet50")
+        + _series("tf", 3.0, model="resnet50")
+        + _series("torch", 1.0, WIDE, model="bert_base")
+        + _series("tf", 1.1, WIDE, model="bert_base")
+    )
+    parent = make_sweep(client, "claims", jobs)
+    return analyse(load(client, parent), traces=False)
+
+
+def _claims(view, text: str):
+    return {c.hypothesis.id: c for c in claims(view, study(view), parse(f"hypotheses:\n{text}", "test.yaml"))}
+
+
+def test_lower_is_supported_contradicted_or_inconclusive_as_the_data_say(view):
+    found = _claims(
+        view,
+        """
+  - {id: S, statement: mxnet below torch on mobilenet, kind: lower, a: {runtime: torch}, b: {runtime: mxnet}, where: {model: mobilenet_v2}}
+  - {id: C, statement: mxnet below torch on resnet50, kind: lower, a: {runtime: torch}, b: {runtime: mxnet}, where: {model: resnet50}}
+  - {id: I, statement: tf below torch on bert, kind: lower, a: {runtime: torch}, b: {runtime: tf}, where: {model: bert_base}}
+  - {id: E, statement: mxnet 30 % below torch on mobilenet, kind: lower, a: {runtime: torch}, b: {runtime: mxnet}, where: {model: mobilenet_v2}, min_effect: 0.3}
+""",
+    )
+    assert found["S"].status == "supported" and found["S"].ratio == pytest.approx(0.8, rel=1e-6)
+    assert found["C"].status == "contradicted"
+    assert found["I"].status == "inconclusive" and "runs per series would decide" in found["I"].decide
+    assert found["E"].status == "contradicted"  # 20 % lower, not the 30 % claimed
+    assert found["S"].n == [(6, 6)]
+
+
+def test_the_one_sided_p_is_welchs_on_the_logs_and_holm_runs_over_the_family(view):
+    import numpy as np
+
+    found = _claims(
+        view,
+        """
+  - {id: S, statement: s, kind: lower, a: {runtime: torch}, b: {runtime: mxnet}, where: {model: mobilenet_v2}}
+  - {id: T, statement: t, kind: lower, a: {runtime: torch}, b: {runtime: onnx, source: torch}}
+""",
+    )
+    a, b = np.log([1.0 * k for k in TIGHT]), np.log([0.8 * k for k in TIGHT])
+    reference = stats.ttest_ind(b, a, equal_var=False, alternative="less").pvalue
+    assert found["S"].p_support == pytest.approx(reference, rel=1e-9)
+    assert [found["S"].p_support_holm, found["T"].p_support_holm] == pytest.approx(
+        holm([found["S"].p_support, found["T"].p_support]), rel=1e-12
+    )
+
+
+def test_equivalence_best_and_ranking_changes(view):
+    found = _claims(
+        view,
+        """
+  - {id: EQ, statement: tf and torch within 5 %, kind: equivalent, a: {runtime: torch}, b: {runtime: tf}, where: {model: mobilenet_v2}}
+  - {id: NEQ, statement: mxnet and torch within 5 %, kind: equivalent, a: {runtime: torch}, b: {runtime: mxnet}, where: {model: mobilenet_v2}}
+  - {id: BEST, statement: onnx best on mobilenet, kind: best, series: {runtime: onnx}, where: {model: mobilenet_v2}}
+  - {id: NOTBEST, statement: tf best on resnet50, kind: best, series: {runtime: tf}, where: {model: resnet50}}
+  - {id: RANK, statement: rankings change, kind: ranking_changes, series: {runtime: [torch, mxnet]}}
+  - {id: NORANK, statement: rankings change between torch and tf, kind: ranking_changes, series: {runtime: [torch, tf]}, where: {model: [mobilenet_v2, resnet50]}}
+""",
+    )
+    assert found["EQ"].status == "supported" and found["NEQ"].status == "contradicted"
+    assert found["BEST"].status == "supported" and found["NOTBEST"].status == "contradicted"
+    assert found["RANK"].status == "supported"  # mxnet below torch on mobilenet, above on resnet50
+    assert found["NORANK"].status == "inconclusive"  # tf vs torch: 1 % on mobilenet (not significant), 50 % on resnet
+
+
+def test_a_claim_with_no_data_says_which_overrides_would_measure_it(view):
+    found = _claims(
+        view,
+        """
+  - {id: TRT, statement: tensorrt beats cuda, kind: lower, a: {runtime: onnx, provider: cuda}, b: {runtime: onnx, provider: tensorrt}}
+""",
+    )
+    assert found["TRT"].status == "not measured"
+    assert found["TRT"].decide == "python -m green_mlflow -m runtime=onnx provider=cuda,tensorrt"
+
+
+def test_correlation_of_measured_energy_is_supported_and_of_estimated_energy_is_not_computed(view):
+    found = _claims(view, "  - {id: R, statement: energy follows time, kind: correlation, threshold: 0.9}\n")
+    assert found["R"].status == "supported" and found["R"].ratio == pytest.approx(1.0)
+    assert "exact permutation" in found["R"].statistic
+
+
+def test_the_paper_file_parses_and_every_claim_gets_a_status(view):
+    from green_mlflow.report.hypotheses import load as load_hypotheses
+
+    declared = load_hypotheses("paper")
+    results = claims(view, study(view), declared)
+    assert len(results) == len(declared.hypotheses) == 13
+    assert all(c.status in ("supported", "contradicted", "inconclusive", "not measured") for c in results)
+    by_id = {c.hypothesis.id: c for c in results}
+    assert by_id["P8-tensorrt-beats-cuda"].status == "not measured"
+    assert "provider=cuda,tensorrt" in by_id["P8-tensorrt-beats-cuda"].decide
+    assert "the paper measured on an RTX 3070" in by_id["P2a-mxnet-beats-torch-vision-bs1"].tested_on
+
+
+def _log_hypotheses(client, parent: str, text: str, logged_ms: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "hypotheses.yaml"
+        path.write_text(text)
+        client.log_artifact(parent, str(path), "hypotheses")
+    client.set_tag(parent, "green.hypotheses.source", "mine.yaml")
+    client.set_tag(parent, "green.hypotheses.sha256", "0" * 64)
+    client.set_tag(parent, "green.hypotheses.logged_ms", str(logged_ms))
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_claims_json_marks_a_file_logged_after_the_first_job_as_not_preregistered(tmp_path: Path, before: bool):
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    text = "hypotheses:\n  - {id: S, statement: s, kind: lower, a: {runtime: torch}, b: {runtime: mxnet}}\n"
+    declared_ms = int(time.time() * 1000) - 60_000 if before else None
+    parent = make_sweep(client, "prereg", _series("torch", 1.0) + _series("mxnet", 0.8))
+    _log_hypotheses(client, parent, text, declared_ms or int(time.time() * 1000) + 60_000)
+    assert client_artifact_reader(client)(client.get_run(parent), HYPOTHESES_ARTIFACT) == text
+    view = analyse(load_sweep(client, parent, client_artifact_reader(client)), traces=False)
+    document = json.loads(json.dumps(findings_document(view, study(view))))
+    assert document["claims"]["preregistered"] is before
+    assert document["claims"]["claims"][0]["status"] == "supported"
+    sentence = next(f["text"] for f in document["findings"] if f["kind"] == "claim")
+    assert ("not preregistered" in sentence) is not before
+
+
+def test_a_correlation_claim_on_estimated_energy_is_not_measured_and_says_why(tmp_path: Path):
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    jobs = [
+        Job(r, m, repetition=i, energy_j=e * k, latency_ms=10 * e * k, estimated=True)
+        for r, m, e in (("torch", "eager", 1.0), ("tf", "function", 2.0), ("mxnet", "hybrid", 3.0))
+        for i, k in enumerate(TIGHT)
+    ]
+    view = analyse(load(client, make_sweep(client, "estimated", jobs)), traces=False)
+    (claim,) = claims(view, study(view), parse("hypotheses:\n  - {id: R, statement: s, kind: correlation}\n", "t"))
+    assert claim.status == "not measured" and "circular" in claim.decide and "energy counter" in claim.decide
