@@ -173,3 +173,20 @@ def test_green_slurm_gives_an_sbatch_script_for_one_gpu_on_an_exclusive_node(
         assert f"#SBATCH --{flag}" in lines, script
     assert "#SBATCH --exclusive" in lines and f"#SBATCH --output={tmp_path}/.submitit/%j/%j_0_log.out" in lines
     assert not any(line.startswith(("#SBATCH --cpus-per-task", "#SBATCH --mem")) for line in lines), "cluster defaults"
+
+
+def test_an_adaptive_sweep_hands_each_round_to_submitit_local_as_one_batch(tmp_path: Path):
+    """Rounds under submitit: every job a process of its own, the next round planned from what they logged."""
+    require_env("torch"), require_env("onnx")
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    adaptive = [a for a in SWEEP if a != "measure.repetitions=2"]
+    adaptive += ["hydra.sweeper.adaptive=true", "hydra.sweeper.max_repetitions=4", "hydra.sweeper.max_per_round=1"]
+    proc = run_cli([*adaptive, f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path, uri)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "adaptive sweep, round 1: 2 configurations × 3 = 6 jobs" in proc.stdout
+    _, children = runs(uri)
+    assert len(job_logs(tmp_path / "sweep")) == len(children) >= 6  # one submitit process per job
+    assert all(c.info.status == "FINISHED" for c in children)
+    rounds = [line for line in proc.stdout.splitlines() if line.startswith("adaptive sweep, after round")]
+    assert rounds and (rounds[-1].endswith("every question is decided") or "max_repetitions=4" in rounds[-1])
+    assert len(rounds) == 1 + (len(children) - 6) // 2  # each later round: one more repetition of both series
