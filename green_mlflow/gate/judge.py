@@ -114,11 +114,17 @@ def _quantity(metric: str, baseline: list[JobRun], candidate: list[JobRun]) -> Q
 
 
 def one_sided_p(baseline: list[float], candidate: list[float], factor: float, worse: bool) -> float | None:
-    """Welch's one-sided test of the candidate's mean against ``factor`` × the baseline's: p of H0
-    "candidate ≤ factor × baseline" (``worse``) or "candidate ≥ factor × baseline" (not ``worse``)."""
-    x, y = factor * np.asarray(baseline, float), np.asarray(candidate, float)
+    """Welch's one-sided test of the candidate against ``factor`` × the baseline on the log scale (geometric
+    means): p of H0 "candidate ≤ factor × baseline" (``worse``) or "candidate ≥ factor × baseline" (not
+    ``worse``). Logs, because a slowed-down run is slowed by a factor: on a loaded CPU one run at 40× and the
+    others at 5× would make the raw means' variance hide a regression every run shows."""
+    x, y = np.asarray(baseline, float), np.asarray(candidate, float)
     if x.size < 2 or y.size < 2:
         return None
+    if np.all(x > 0) and np.all(y > 0) and factor > 0:
+        x, y = np.log(x) + np.log(factor), np.log(y)
+    else:  # a value <= 0 (a net energy can be): the raw scale
+        x = factor * x
     var_x, var_y = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     diff = y.mean() - x.mean()
     if var_x + var_y == 0:
