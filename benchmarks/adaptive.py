@@ -54,16 +54,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = ("fixed", "adaptive")
-# the same shrunk windows as tests/helpers/project.py TINY_MEASURE (its test checks they stay the same)
-TINY_MEASURE = [
-    "measure=quick",
-    "measure.warmup_min_iterations=2",
-    "measure.warmup_min_s=0.2",
-    "measure.windows=2",
-    "measure.window_min_iterations=3",
-    "measure.window_min_s=0.3",
-    "measure.idle_s=0.5",
-]
+sys.path.insert(0, str(ROOT))
+from tests.helpers.project import TINY_MEASURE  # noqa: E402  (the shrunk windows the tests use)
+
 DOMAIN_ENERGY = re.compile(r"^(gpu|cpu|dram)_(energy_gross|warmup_energy|load_energy)(_estimated)?_j$")
 WINDOW_ENERGY = re.compile(r"^(gpu|cpu|dram)_energy_gross(_estimated)?_j$")
 
