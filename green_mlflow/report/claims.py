@@ -100,6 +100,12 @@ def _metric(h: Hypothesis, group: Group) -> str | None:
     return group.basis.metric if group.basis is not None and group.basis.energy else None
 
 
+def pair_metric(h: Hypothesis, pa: Place, pb: Place) -> str | None:
+    """The metric a comparison hypothesis reads on a pair: both groups' energy basis (the same one), or latency."""
+    metric = _metric(h, pa.group)
+    return metric if metric is not None and metric == _metric(h, pb.group) else None
+
+
 def _logs(series: Series, metric: str) -> np.ndarray | None:
     values = np.asarray(series.values(metric), dtype=float)
     return np.log(values) if values.size and np.all(values > 0) else None
@@ -182,7 +188,7 @@ def _compare(view: View, h: Hypothesis, claim: Claim) -> None:
     shift = math.log(1 + sign * h.min_effect) if h.kind != "equivalent" else 0.0
     tests = []
     for pa, pb in pairs(view, h):
-        metric = _metric(h, pb.group) if _metric(h, pb.group) == _metric(h, pa.group) else None
+        metric = pair_metric(h, pa, pb)
         t = welch_log(pa.series, pb.series, metric) if metric else None
         if t is None:
             claim.detail.append(f"{pb.title()} vs {pa.title()}: no common measured figure or fewer than 2 runs")

@@ -16,11 +16,10 @@ looks (docs/method.md rule 19).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from green_mlflow.report.analysis import LATENCY, Group, Series, View
-from green_mlflow.report.claims import pairs
+from green_mlflow.report.claims import pair_metric, pairs
 from green_mlflow.report.parent_artifacts import DESIGN_ARTIFACT
 from green_mlflow.report.sequential import SequentialResult, sequential_compare
 
@@ -172,13 +171,6 @@ def questions(view: View, study, declared=None) -> list[Question]:
     for group in view.groups:
         for s in group.series:
             located[(group.model, group.batch_size, group.provider, group.hardware, s.name)] = (group, s)
-    by_provider: dict[tuple, dict[str, tuple[Group, Series]]] = defaultdict(dict)
-    for group in view.groups:
-        for s in group.series:
-            by_provider[(group.model, group.batch_size, group.hardware, s.runtime_label, s.mode)][group.provider] = (
-                group,
-                s,
-            )
     asked: dict[tuple, Question] = {}
 
     def ask(ga: Group, a: Series, gb: Group, b: Series, metric: str, estimated: bool, kind: str) -> None:
@@ -214,29 +206,19 @@ def questions(view: View, study, declared=None) -> list[Question]:
             for i, a in enumerate(ranked):
                 for b in ranked[i + 1 :]:
                     ask(group, a, group, b, group.basis.metric, group.basis.estimated, "equivalence")
-    for row in primary(study.providers):
-        placed = by_provider[(row.model, row.batch_size, row.hardware, *_label_mode(row, located))]
-        ref_provider = row.extra.get("reference_provider")
-        if ref_provider in placed and row.provider in placed:
-            (ga, a), (gb, b) = placed[ref_provider], placed[row.provider]
-            ask(ga, a, gb, b, row.metric, row.estimated, "provider")
+    for row in primary(study.providers):  # "<series> on <provider>" against the same series on its lowest provider
+        ref_provider = row.extra["reference_provider"]
+        ga, a = located[(row.model, row.batch_size, ref_provider, row.hardware, row.reference.rsplit(" on ", 1)[0])]
+        gb, b = located[(row.model, row.batch_size, row.provider, row.hardware, row.other.rsplit(" on ", 1)[0])]
+        ask(ga, a, gb, b, row.metric, row.estimated, "provider")
     for h in declared.hypotheses if declared is not None else []:
         if h.kind in ("lower", "higher", "equivalent"):
             for pa, pb in pairs(view, h):
-                metric = LATENCY.metric if h.metric == "latency" else pa.group.basis.metric if pa.group.basis else None
-                if (
-                    metric is not None
-                    and pb.group.basis is not None
-                    and (h.metric == "latency" or pb.group.basis.metric == metric)
-                ):
-                    estimated = h.metric != "latency" and pa.group.basis.estimated
+                metric = pair_metric(h, pa, pb)
+                if metric is not None:
+                    estimated = metric != LATENCY.metric and pa.group.basis.estimated
                     ask(pa.group, pa.series, pb.group, pb.series, metric, estimated, f"hypothesis {h.id}")
     return list(asked.values())
-
-
-def _label_mode(row, located) -> tuple[str, str]:
-    _, s = located[(row.model, row.batch_size, row.provider, row.hardware, row.other.rsplit(" on ", 1)[0])]
-    return s.runtime_label, s.mode
 
 
 def _series(view: View, ref: SeriesRef) -> Series | None:

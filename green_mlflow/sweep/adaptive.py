@@ -181,10 +181,6 @@ class AdaptiveSweep:
         self.answers = self._evaluate(used)
         open_answers = [a for a in self.answers if not a.decided]
         by_hash = {c.config_hash: i for i, c in enumerate(self.configurations) if c.config_hash}
-        n_of = {i: 0 for i in by_hash.values()}
-        for run in used:
-            if run.config_hash in by_hash:
-                n_of[by_hash[run.config_hash]] += 1
         extra: dict[int, int] = {}
         cap = self.settings.max_repetitions
         for ans in open_answers:
@@ -274,10 +270,3 @@ class AdaptiveSweep:
         if at_cap:
             return f"max_repetitions={cap} reached; {ans.result.reason}"
         return ans.result.reason
-
-
-def plan_configurations(
-    combinations: list[list[str]], config_hash: Callable[[list[str]], str | None]
-) -> list[Configuration]:
-    """One ``Configuration`` per combination of the sweep's comma lists."""
-    return [Configuration(list(c), config_hash(list(c))) for c in combinations]

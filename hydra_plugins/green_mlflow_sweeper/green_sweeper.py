@@ -87,16 +87,13 @@ class GreenSweeper(BasicSweeper):
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.shuffle = shuffle
         self.seed = seed
-        self.adaptive = adaptive
-        self.adaptive_settings = (
-            min_repetitions,
-            max_repetitions,
-            max_per_round,
-            budget_s,
-            budget_wh,
-            margin,
-            spending,
-        )
+        self.adaptive = None  # the adaptive sweep's settings (``green_mlflow.sweep.adaptive``), when asked for
+        if adaptive:
+            from green_mlflow.sweep.adaptive import AdaptiveSettings
+
+            self.adaptive = AdaptiveSettings(
+                min_repetitions, max_repetitions, max_per_round, budget_s, budget_wh, float(margin), spending=spending
+            )
 
     def _repetitions(self, combination: list[str]) -> int:
         config = self.hydra_context.config_loader.load_sweep_config(self.config, list(combination))
@@ -132,12 +129,10 @@ class GreenSweeper(BasicSweeper):
             return super().sweep(arguments)
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
-        from green_mlflow.sweep.adaptive import AdaptiveSettings, AdaptiveSweep, plan_configurations
+        from green_mlflow.sweep.adaptive import AdaptiveSweep, Configuration
 
-        min_r, max_r, per_round, budget_s, budget_wh, margin, spending = self.adaptive_settings
-        settings = AdaptiveSettings(min_r, max_r, per_round, budget_s, budget_wh, float(margin), spending=str(spending))
         try:
-            settings.check()
+            self.adaptive.check()
         except ValueError as err:
             raise SystemExit(f"error: {err}") from err
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
@@ -152,8 +147,8 @@ class GreenSweeper(BasicSweeper):
             from green_mlflow.report.hypotheses import load as load_hypotheses
 
             declared = load_hypotheses(str(self.config.hypotheses))
-        configurations = plan_configurations(combinations, self._config_hash)
-        state = AdaptiveSweep(settings, configurations, folder, self.seed, declared=declared)
+        configurations = [Configuration(list(c), self._config_hash(list(c))) for c in combinations]
+        state = AdaptiveSweep(self.adaptive, configurations, folder, self.seed, declared=declared)
         returns = []
         jobs = state.first_round()
         index = 0
