@@ -179,3 +179,71 @@ def test_a_correlation_claim_on_estimated_energy_is_not_measured_and_says_why(tm
     view = analyse(load(client, make_sweep(client, "estimated", jobs)), traces=False)
     (claim,) = claims(view, study(view), parse("hypotheses:\n  - {id: R, statement: s, kind: correlation}\n", "t"))
     assert claim.status == "not measured" and "circular" in claim.decide and "energy counter" in claim.decide
+
+
+# Each kind alone (a family of one, so Holm changes nothing) in the case built for each status.
+KIND_CASES = {
+    "higher": {
+        "supported": "{kind: higher, a: {runtime: torch}, b: {runtime: tf}, where: {model: resnet50}}",  # 1.5x
+        "contradicted": "{kind: higher, a: {runtime: torch}, b: {runtime: mxnet}, where: {model: mobilenet_v2}}",
+        "inconclusive": "{kind: higher, a: {runtime: torch}, b: {runtime: tf}, where: {model: bert_base}}",
+    },
+    "lower": {
+        "supported": "{kind: lower, a: {runtime: torch}, b: {runtime: mxnet}, where: {model: mobilenet_v2}}",
+        "contradicted": "{kind: lower, a: {runtime: torch}, b: {runtime: mxnet}, where: {model: resnet50}}",
+        "inconclusive": "{kind: lower, a: {runtime: torch}, b: {runtime: tf}, where: {model: bert_base}}",
+    },
+    "equivalent": {
+        "supported": "{kind: equivalent, a: {runtime: torch}, b: {runtime: tf}, where: {model: mobilenet_v2}}",
+        "contradicted": "{kind: equivalent, a: {runtime: torch}, b: {runtime: mxnet}, where: {model: mobilenet_v2}}",
+        "inconclusive": "{kind: equivalent, a: {runtime: torch}, b: {runtime: tf}, where: {model: bert_base}}",
+    },
+    "best": {
+        "supported": "{kind: best, series: {runtime: onnx}, where: {model: mobilenet_v2}}",
+        "contradicted": "{kind: best, series: {runtime: tf}, where: {model: resnet50}}",
+        "inconclusive": "{kind: best, series: {runtime: torch}, where: {model: bert_base}}",  # two wide runs each
+    },
+    "ranking_changes": {
+        "supported": "{kind: ranking_changes, series: {runtime: [torch, mxnet]}}",  # flips mobilenet -> resnet50
+        "contradicted": "{kind: ranking_changes, series: {runtime: [mxnet, tf]}}",  # mxnet lower in both groups
+        "inconclusive": "{kind: ranking_changes, series: {runtime: [torch, tf]}, where: {model: [bert_base, mobilenet_v2]}}",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind,status", [(k, s) for k, cases in KIND_CASES.items() for s in cases])
+def test_every_kind_comes_out_supported_contradicted_and_inconclusive_where_built_so(view, kind: str, status: str):
+    (claim,) = claims(view, study(view), parse(f"hypotheses:\n  - {{id: H, statement: s, {KIND_CASES[kind][status][1:]}\n", "t"))
+    assert claim.status == status, (claim.statistic, claim.p_support, claim.p_contradict, claim.detail)
+    assert claim.p_support is not None and claim.p_contradict is not None and claim.n
+
+
+def _correlation_view(tmp_path: Path, energy_ranks: list[int]):
+    """One series per (runtime, model) pair, latency 1, 2, 3, ... and energy in the given rank order."""
+    places = [(r, m) for m in ("mobilenet_v2", "resnet50") for r in ("torch", "tf", "mxnet", "onnx")]
+    jobs = [
+        Job(r, {"torch": "eager", "tf": "function", "mxnet": "hybrid", "onnx": "ort_all"}[r], m,
+            source="torch" if r == "onnx" else None, repetition=i, energy_j=rank * k, latency_ms=(x + 1) * k,
+            estimated=False)
+        for x, ((r, m), rank) in enumerate(zip(places, energy_ranks))
+        for i, k in enumerate(TIGHT)
+    ]  # fmt: skip
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return analyse(load(client, make_sweep(client, "correlation", jobs)), traces=False)
+
+
+@pytest.mark.parametrize(
+    "energy_ranks,status",
+    [
+        ([1, 2, 3, 4, 5, 6, 7, 8], "supported"),  # ρ = 1 over 8 series: exact p = 2/8!
+        ([3, 7, 1, 5, 8, 2, 6, 4], "contradicted"),  # ρ near 0: the interval's top is below 0.9
+        ([1, 2, 3], "inconclusive"),  # ρ = 1 over 3 series: exact p = 1/3, and no interval at n = 3
+    ],
+)
+def test_correlation_comes_out_as_its_rho_interval_and_exact_p_say(tmp_path: Path, energy_ranks, status):
+    view = _correlation_view(tmp_path, energy_ranks)
+    (claim,) = claims(view, study(view), parse("hypotheses:\n  - {id: R, statement: s, kind: correlation}\n", "t"))
+    rho = stats.spearmanr(range(len(energy_ranks)), energy_ranks).statistic
+    assert claim.ratio == pytest.approx(rho) and claim.status == status, claim.statistic
+    if len(energy_ranks) == 3:
+        assert claim.p_support == pytest.approx(1 / 3) and claim.ci95 is None and "more series" in claim.decide
