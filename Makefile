@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 SWEEP ?= -m runtime=torch,tf,mxnet,onnx model=mobilenet_v2 measure=quick measure.idle_s=30 \
 	hydra.sweeper.adaptive=true hydra.sweeper.budget_s=600
 
-.PHONY: allocators setup envs browser postgres run test lint clean
+.PHONY: allocators setup envs browser postgres slurm run test lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,15 @@ allocators:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q libjemalloc2 libtcmalloc-minimal4; \
 	fi
 
+# The SLURM tests start a private single-node cluster from Debian's packages (tests/helpers/slurm.py).
+slurm:
+	@if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q slurmctld slurmd slurm-client munge; \
+	fi
+
 # CI runs this (.ci/run): --durations lists the 25 slowest tests, to see where the suite's time goes
-test: setup browser postgres allocators lint
+test: setup browser postgres allocators slurm lint
 	$(PY) -m pytest --durations=25
 
 # ruff, and the layering of docs/design.md ("Architecture") as import-linter contracts (pyproject.toml)

@@ -23,6 +23,7 @@ from green_mlflow.redaction import redact_overrides, redact_text, redact_uri
 from green_mlflow.report.hypotheses import Declared, HypothesisError
 from green_mlflow.report.hypotheses import load as load_hypotheses
 from green_mlflow.report.parent_artifacts import HYPOTHESES_ARTIFACT
+from green_mlflow.sweep.devices import LauncherError, check_launcher
 from green_mlflow.sweep.lifecycle import FolderTaken, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.sweep.matrix import without_native_sources
 from green_mlflow.sweep.outcome import current
@@ -43,10 +44,11 @@ def _make_folder(key: str, folder: Path) -> None:
         raise SystemExit(2) from err
 
 
-def _runnable_jobs(config: DictConfig) -> int:
+def _runnable_jobs(config: DictConfig) -> tuple[int, set[str]]:
     """Every job of the sweep composes, before its parent run exists (Hydra composes them only later);
-    returns how many of them the plan accepts (the others will be pruned with their reason), and records how
-    many jobs the sweep launches, repetitions included (``SweepOutcome.total_jobs``, for "job k/N")."""
+    returns how many of them the plan accepts (the others will be pruned with their reason) and their
+    providers, and records how many jobs the sweep launches, repetitions included (``SweepOutcome.total_jobs``,
+    for "job k/N")."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -60,6 +62,7 @@ def _runnable_jobs(config: DictConfig) -> int:
         combinations, lambda c: str(loader.load_sweep_config(config, list(c)).runtime.name)
     )
     runnable = total = 0
+    providers: set[str] = set()
     for combination in combinations:
         try:
             job_config = loader.load_sweep_config(config, list(combination))
@@ -77,10 +80,23 @@ def _runnable_jobs(config: DictConfig) -> int:
         try:
             plan_job(job_config)
             runnable += 1
+            providers.add(str(job_config.provider.name))
         except PlanError:
             pass  # the job says why when it runs (pruned)
     current().total_jobs = total
-    return runnable
+    return runnable, providers
+
+
+def _check_launcher(config: DictConfig, providers: set[str]) -> None:
+    """A SLURM launcher that would put two measurements on one device stops the sweep here, in one line."""
+    launcher = OmegaConf.to_container(config.hydra.launcher, resolve=False)
+    try:
+        warnings = check_launcher(launcher, providers)
+    except LauncherError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from err
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
 def _declared(config: DictConfig) -> Declared | None:
@@ -118,7 +134,8 @@ class SweepRunCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         current().started_s = time.monotonic()
         _make_folder("hydra.sweep.dir", Path(str(config.hydra.sweep.dir)))
-        runnable = _runnable_jobs(config)
+        runnable, providers = _runnable_jobs(config)
+        _check_launcher(config, providers)
         declared = _declared(config)
         # Hydra turns an exception raised here into a warning and launches the jobs anyway, each of
         # which would then fail without a parent run: a sweep that cannot open its store stops here.

@@ -39,13 +39,36 @@ TRACE_METRICS = {
 
 
 def owner_tags() -> dict[str, str]:
-    """Which process owns a run, so that a later start can tell a live run from one whose process died."""
+    """Which process owns a run, so that a later start can tell a live run from one whose process died; in a
+    SLURM job, the job (``slurm.job_id`` as submitit names it: ``<array job>_<task>`` for an array task), its
+    node and partition, so that the sweep can end the run of a job the scheduler ended (``sweep.slurm``)."""
     me = psutil.Process()
     return {
         "green.host": socket.gethostname(),
         "green.pid": str(me.pid),
         "green.pid_started": f"{me.create_time():.3f}",
+        **slurm_tags(os.environ),
     }
+
+
+def slurm_tags(env) -> dict[str, str]:
+    if not env.get("SLURM_JOB_ID"):
+        return {}
+    array, task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
+    tags = {"slurm.job_id": f"{array}_{task}" if array and task else env["SLURM_JOB_ID"]}
+    for tag, name in (("slurm.node", "SLURMD_NODENAME"), ("slurm.partition", "SLURM_JOB_PARTITION")):
+        if env.get(name):
+            tags[tag] = env[name]
+    return tags
+
+
+def children_of_slurm_job(store: Store, parent_run_id: str, slurm_job_id: str) -> list:
+    """The job runs under ``parent_run_id`` that SLURM job ``slurm_job_id`` started."""
+    return store.client.search_runs(
+        [store.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`slurm.job_id` = '{slurm_job_id}'",
+        max_results=100,
+    )
 
 
 def _clean(values: dict[str, str]) -> dict[str, str]:

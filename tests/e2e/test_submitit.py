@@ -1,5 +1,6 @@
 """Sweeps on hydra-submitit-launcher: `submitit_local` for real (every job a process of its own), and the shipped
-SLURM config (`hydra/launcher=green_slurm`) up to the sbatch script it would submit (no SLURM cluster here).
+SLURM config (`hydra/launcher=green_slurm`) up to the sbatch script it submits for a cpu and a GPU job (the live
+cluster, which has no GPU, is tests/e2e/test_slurm.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from mlflow.tracking import MlflowClient
-from omegaconf import OmegaConf
 
 from green_mlflow.config import register_schemas
 from tests.helpers.project import CONF, TINY_MEASURE, require_env, run_cli
@@ -134,45 +134,41 @@ def slurm_launcher_config(tmp_path):
     return cfg.hydra.launcher
 
 
-def test_green_slurm_extends_submitit_slurm_with_one_gpu_per_job_on_a_whole_node(slurm_launcher_config):
+def test_green_slurm_extends_submitit_slurm_with_a_gpu_per_gpu_job_on_a_whole_node(slurm_launcher_config):
     launcher = slurm_launcher_config
-    assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
-    assert launcher.partition == "gpu" and launcher.gpus_per_node == 1 and launcher.tasks_per_node == 1
+    assert launcher._target_ == "hydra_plugins.green_mlflow_launcher.green_slurm.GreenSlurmLauncher"
+    assert launcher.partition == "gpu" and launcher.gpus_per_node is None and launcher.tasks_per_node == 1
     assert launcher.additional_parameters == {"exclusive": True} and launcher.timeout_min == 60
+    assert launcher.max_pending_min == 1440 and launcher.max_num_timeout == 0
     assert launcher.submitit_folder.endswith("/.submitit/%j"), "submitit's job files live in the sweep folder"
 
 
-def test_green_slurm_gives_an_sbatch_script_for_one_gpu_on_an_exclusive_node(
-    slurm_launcher_config, tmp_path, monkeypatch
+@pytest.mark.parametrize(
+    "provider,gpu_line",
+    [("cuda", "#SBATCH --gpus-per-node=1"), ("tensorrt", "#SBATCH --gpus-per-node=1"), ("cpu", None)],
+)
+def test_green_slurm_gives_an_sbatch_script_with_a_gpu_for_a_gpu_job_on_an_exclusive_node(
+    slurm_launcher_config, tmp_path, monkeypatch, provider, gpu_line
 ):
-    import submitit
-    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    from hydra_plugins.green_mlflow_launcher.green_slurm import gpus_for
 
     # submitit refuses to build a SLURM executor where there is no `srun`; this one is never run
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "srun").write_text("#!/bin/sh\nexit 1\n")
     (tmp_path / "bin" / "srun").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    params = dict(instantiate(slurm_launcher_config).params)
-    # what SlurmLauncher.launch does with them (hydra-submitit-launcher 1.2), up to sbatch
-    executor = submitit.AutoExecutor(
-        cluster="slurm", folder=params.pop("submitit_folder"), slurm_max_num_timeout=params.pop("max_num_timeout")
-    )
-    base = set(OmegaConf.structured(BaseQueueConf).keys())
-    executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()})
+    launcher = instantiate(slurm_launcher_config)
+    executor = launcher.executor("stamp")  # what GreenSlurmLauncher.launch submits, up to sbatch
+    executor.update_parameters(gpus_per_node=gpus_for(provider, slurm_launcher_config.gpus_per_node))
     script = executor._executor._make_submission_file_text("python -u -m submitit.core._submit x", "uid")
     lines = set(script.splitlines())
-    for flag in (
-        "partition=gpu",
-        "gpus-per-node=1",
-        "ntasks-per-node=1",
-        "nodes=1",
-        "time=60",
-        "job-name=green_mlflow",
-    ):
+    for flag in ("partition=gpu", "ntasks-per-node=1", "nodes=1", "time=60", "job-name=green_mlflow"):
         assert f"#SBATCH --{flag}" in lines, script
-    assert "#SBATCH --exclusive" in lines and f"#SBATCH --output={tmp_path}/.submitit/%j/%j_0_log.out" in lines
+    gpu_lines = [line for line in lines if "gpu" in line and line.startswith("#SBATCH") and "partition" not in line]
+    assert gpu_lines == ([gpu_line] if gpu_line else []), script
+    assert "#SBATCH --exclusive" in lines and f"#SBATCH --output={tmp_path}/.submitit/stamp/%j/%j_0_log.out" in lines
     assert not any(line.startswith(("#SBATCH --cpus-per-task", "#SBATCH --mem")) for line in lines), "cluster defaults"
+    assert gpus_for(provider, 2) == 2, "a number is used as given"
 
 
 def test_an_adaptive_sweep_hands_each_round_to_submitit_local_as_one_batch(tmp_path: Path):

@@ -1,0 +1,162 @@
+"""The SLURM path against a live single-node cluster (tests/helpers/slurm.py): a sweep through
+``hydra/launcher=green_slurm`` (hydra-submitit-launcher's ``submitit_slurm``) logging to an MLflow tracking server
+with a PostgreSQL backend; a job cancelled with ``scancel`` while it measures; the cluster stopped afterwards."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.helpers.project import TINY_MEASURE, cli_env, require_env, run_cli
+from tests.helpers.server import mlflow_server, postgres
+from tests.helpers.slurm import DAEMONS, slurm_cluster
+
+pytestmark = pytest.mark.slow
+
+SLURM = ["hydra/launcher=green_slurm", "hydra.launcher.partition=debug", "hydra.launcher.timeout_min=10"]
+
+
+@pytest.fixture(scope="module")
+def cluster_and_server(tmp_path_factory):
+    require_env("torch"), require_env("onnx")
+    folder = tmp_path_factory.mktemp("slurm-server")
+    with slurm_cluster() as cluster, postgres() as backend, mlflow_server(backend, folder) as server:
+        yield cluster, server
+    pids = cluster.pids
+    assert set(pids) == set(DAEMONS)
+    left = [name for name, pid in pids.items() if Path(f"/proc/{pid}").exists()]
+    assert not left, f"daemons left running after the cluster stopped: {left}"
+
+
+def sweep(args: list[str], cwd: Path, url: str, cluster) -> subprocess.Popen:
+    env = {**cli_env(cwd, url), **cluster.env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "green_mlflow", "-m", *args, *SLURM],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def children(client: MlflowClient, parent_id: str) -> list:
+    experiment = client.get_run(parent_id).info.experiment_id
+    return client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent_id}'")
+
+
+def parent_of(output: str) -> str:
+    return output.split("sweep parent run ")[1].split()[0]
+
+
+def test_a_sweep_runs_as_slurm_jobs_into_a_postgres_backed_server(cluster_and_server, tmp_path: Path):
+    cluster, server = cluster_and_server
+    args = ["runtime=torch,onnx", "model=mobilenet_v2", "model.image_size=32", *TINY_MEASURE]
+    proc = sweep([*args, f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path, server.url, cluster)
+    output, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, output[-4000:]
+    assert "2 of 2 jobs finished" in output and "submitted 2 SLURM job(s)" in output
+    client = MlflowClient(server.url)
+    parent = client.get_run(parent_of(output))
+    assert parent.info.status == "FINISHED"
+    runs = children(client, parent.info.run_id)
+    assert sorted(r.data.params["runtime"] for r in runs) == ["onnx", "torch"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+
+    # each run knows its SLURM job and node, and the hardware it ran on
+    jobs = {f"{j.get('ArrayJobId')}_{j.get('ArrayTaskId')}": j for j in cluster.jobs()}
+    for run in runs:
+        tags = run.data.tags
+        assert tags["slurm.node"] == "localhost" and tags["slurm.partition"] == "debug"
+        assert jobs[tags["slurm.job_id"]]["JobState"] == "COMPLETED"
+        assert tags["host.cpu_model"] and int(tags["host.cpu_cores"]) >= 1 and tags["green.host"] == os.uname().nodename
+    # the idle baseline: not measured by the submitting process, but by the first job on the node, then reused
+    assert parent.data.tags["idle.status"].startswith("per node")
+    idle_files = list((tmp_path / "sweep" / "idle").glob("*.json"))
+    assert [p.stem for p in idle_files] == [f"{os.uname().nodename}-gpu0"]
+    assert len({r.data.metrics["cpu_idle_power_estimated_w"] for r in runs}) == 1
+    # submitit's files: one folder per launch, named by the launch, then by job id
+    scripts = list((tmp_path / "sweep" / ".submitit").glob("*/*/*_submission.sh"))
+    assert len(scripts) == 1 and "#SBATCH --exclusive" in scripts[0].read_text()
+    assert "--gpus-per-node" not in scripts[0].read_text(), "a cpu job asks for no GPU"
+
+
+def _wait_for_a_measuring_run(client: MlflowClient, proc, output: list[str], deadline_s: float):
+    """The first job run that is RUNNING and has started its windows (a step metric logged is too late)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "".join(output)[-4000:]
+        text = "".join(output)
+        if "sweep parent run " in text:
+            running = [r for r in children(client, parent_of(text)) if r.info.status == "RUNNING"]
+            if running and "slurm.job_id" in running[0].data.tags:
+                return running[0]
+        time.sleep(0.5)
+    pytest.fail("no job run started measuring:\n" + "".join(output)[-4000:])
+
+
+def test_a_cancelled_job_fails_its_run_with_the_schedulers_reason_and_the_same_command_measures_only_it(
+    cluster_and_server, tmp_path: Path
+):
+    import threading
+
+    cluster, server = cluster_and_server
+    args = ["runtime=torch", "model=mobilenet_v2", "model.image_size=32", *TINY_MEASURE, "measure.repetitions=2"]
+    args += ["measure.window_min_s=4", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    proc = sweep(args, tmp_path, server.url, cluster)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    client = MlflowClient(server.url)
+    victim = _wait_for_a_measuring_run(client, proc, output, 300)
+    job_id = victim.data.tags["slurm.job_id"]
+    cluster.run("scancel", job_id)
+    proc.wait(timeout=600)
+    reader.join(timeout=10)
+    text = "".join(output)
+    assert proc.returncode == 1, text[-4000:]
+    assert "1 of 2 jobs finished" in text and f"did not finish: SLURM job {job_id} CANCELLED" in text
+
+    cancelled = client.get_run(victim.info.run_id)
+    assert cancelled.info.status == "FAILED"
+    reason = cancelled.data.tags["green.status_reason"]
+    assert reason.startswith(f"SLURM job {job_id} CANCELLED") and "slurmstepd: *** JOB" in reason, reason
+    assert cancelled.data.tags["slurm.state"] == "CANCELLED"
+    parent = client.get_run(parent_of(text))
+    assert parent.info.status == "FAILED"
+    kept = [r for r in children(client, parent.info.run_id) if r.info.run_id != victim.info.run_id]
+    assert [r.info.status for r in kept] == ["FINISHED"]
+
+    # the same command again: the finished job is skipped, the cancelled one measured
+    again = sweep(args, tmp_path, server.url, cluster)
+    out, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, out[-4000:]
+    assert "2 of 2 jobs finished (1 skipped: already FINISHED earlier)" in out
+    (new,) = children(client, parent_of(out))
+    assert new.info.status == "FINISHED" and new.data.params["repetition"] == victim.data.params["repetition"]
+    assert new.data.tags["slurm.job_id"] != job_id
+
+
+def test_a_launcher_that_would_put_two_measurements_on_one_node_is_refused_before_the_sweep_starts(tmp_path: Path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [
+        "-m",
+        "runtime=torch,onnx",
+        *SLURM,
+        "~hydra.launcher.additional_parameters.exclusive",
+        f"hydra.sweep.dir={tmp_path}",
+    ]
+    proc = run_cli(args, tmp_path, uri)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: provider=cpu jobs could share a node, and each measures the whole CPU package: keep "
+        "hydra.launcher.additional_parameters.exclusive=true (a node per job) or set hydra.launcher.array_parallelism=1 "
+        "(one job at a time)"
+    )
+    assert "sweep parent run" not in proc.stdout and not (tmp_path / "parent_run.json").exists()
