@@ -66,6 +66,7 @@ class Claim:
     detail: list[str] = field(default_factory=list)
     decide: str = ""  # inconclusive: what would decide it; not measured: the overrides that would measure it
     tested_on: str = ""
+    quantity: str = ""  # what was compared, and whether it was measured or estimated
 
     def record(self) -> dict:
         h = self.hypothesis
@@ -86,6 +87,7 @@ class Claim:
             "detail": self.detail,
             "what_would_decide": self.decide,
             "tested_on": self.tested_on,
+            "quantity": self.quantity,
             "correction": "Holm over all declared hypotheses (support and contradiction apart)",
         }
 
@@ -98,6 +100,15 @@ def _metric(h: Hypothesis, group: Group) -> str | None:
     if h.metric == "latency":
         return LATENCY.metric
     return group.basis.metric if group.basis is not None and group.basis.energy else None
+
+
+def quantity(h: Hypothesis, group: Group) -> str:
+    """What a hypothesis compares in ``group``, in words; an estimated energy says it is not a measurement."""
+    if h.metric == "latency" or group.basis is None:
+        return "latency (mean per batch)"
+    if group.basis.estimated:
+        return f"{group.basis.label}, estimated (power × time: no energy counter here), not measured"
+    return f"{group.basis.label}, measured"
 
 
 def pair_metric(h: Hypothesis, pa: Place, pb: Place) -> str | None:
@@ -218,6 +229,7 @@ def _compare(view: View, h: Hypothesis, claim: Claim) -> None:
     claim.p_contradict = min(1.0, float(min(contradict)) * len(contradict))
     pa, pb, t = tests[worst]
     claim.ratio, claim.ci95 = math.exp(t.d), t.ci95()
+    claim.quantity = quantity(h, pa.group)
     what = {"lower": "one-sided Welch t (b < a", "higher": "one-sided Welch t (b > a", "equivalent": "TOST (Welch"}
     effect = f" by ≥ {h.min_effect:.0%}" if h.min_effect and h.kind != "equivalent" else ""
     margin = f", ±{h.margin:.0%}" if h.kind == "equivalent" else ""
@@ -249,6 +261,7 @@ def _best(view: View, h: Hypothesis, claim: Claim) -> None:
             claim.n.append((min(t.n_a for t in tests), tests[0].n_b))
             claim.detail.append(f"{s.name} in {group.title}: ranked {group.series.index(s) + 1} of {len(group.series)}")
             claim.tested_on = group.hardware or group.provider
+            claim.quantity = quantity(h, group)
     if not support:
         claim.decide = overrides(h)
         return
@@ -271,6 +284,7 @@ def _ranking(view: View, h: Hypothesis, claim: Claim) -> None:
                     # p that the first name of the key is lower, and that it is higher
                     lower, higher = (t.above(0.0), t.below(0.0)) if not flip else (t.below(0.0), t.above(0.0))
                     orders.setdefault(key, []).append((g, lower, higher))
+                    claim.quantity = quantity(h, g)
     shared = {k: v for k, v in orders.items() if len(v) >= 2}
     if not shared:
         claim.decide = overrides(h) + " (two groups or more with the same runtimes)"
@@ -305,6 +319,7 @@ def _correlation(study, h: Hypothesis, claim: Claim) -> None:
     claim.statistic = f"Spearman ρ = {c['rho']:.2f} (n = {c['n']} series, p = {c['p_value']:.3g}, {c['p_method']}) against ≥ {h.threshold:g}"
     claim.n = [(c["n"], c["n"])]
     claim.tested_on = c["hardware"] or c["provider"]
+    claim.quantity = f"{c['metric']} against latency per sample, measured"
     if not supported and claim.p_contradict != 0.0:
         claim.decide = "more series (models, batch sizes) or a narrower interval"
 
@@ -337,6 +352,8 @@ def claims(view: View, study, declared: Declared) -> list[Claim]:
             c.status = "contradicted"
         else:
             c.status = "inconclusive"
+        if c.quantity:
+            c.statistic += f"; on {c.quantity}"
         if c.tested_on:
             c.tested_on = (
                 f"tested on {c.tested_on}; the paper measured on {PAPER_HARDWARE}"

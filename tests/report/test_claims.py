@@ -75,6 +75,10 @@ def test_lower_is_supported_contradicted_or_inconclusive_as_the_data_say(view):
     assert found["I"].status == "inconclusive" and "runs per series would decide" in found["I"].decide
     assert found["E"].status == "contradicted"  # 20 % lower, not the 30 % claimed
     assert found["S"].n == [(6, 6)]
+    assert (
+        found["S"].statistic.endswith("on net energy per sample, measured")
+        and found["S"].quantity in found["S"].record()["quantity"]
+    )
 
 
 def test_the_one_sided_p_is_welchs_on_the_logs_and_holm_runs_over_the_family(view):
@@ -177,8 +181,13 @@ def test_a_correlation_claim_on_estimated_energy_is_not_measured_and_says_why(tm
         for i, k in enumerate(TIGHT)
     ]
     view = analyse(load(client, make_sweep(client, "estimated", jobs)), traces=False)
-    (claim,) = claims(view, study(view), parse("hypotheses:\n  - {id: R, statement: s, kind: correlation}\n", "t"))
+    text = "hypotheses:\n  - {id: R, statement: s, kind: correlation}\n  - {id: L, statement: s, kind: lower, a: {runtime: tf}, b: {runtime: torch}}\n"
+    claim, lower = claims(view, study(view), parse(text, "t"))
     assert claim.status == "not measured" and "circular" in claim.decide and "energy counter" in claim.decide
+    # a comparison of estimated energy is made, and says it compared an estimate
+    assert lower.status == "supported" and lower.statistic.endswith(
+        "estimated (power × time: no energy counter here), not measured"
+    )
 
 
 # Each kind alone (a family of one, so Holm changes nothing) in the case built for each status.
@@ -213,7 +222,9 @@ KIND_CASES = {
 
 @pytest.mark.parametrize("kind,status", [(k, s) for k, cases in KIND_CASES.items() for s in cases])
 def test_every_kind_comes_out_supported_contradicted_and_inconclusive_where_built_so(view, kind: str, status: str):
-    (claim,) = claims(view, study(view), parse(f"hypotheses:\n  - {{id: H, statement: s, {KIND_CASES[kind][status][1:]}\n", "t"))
+    (claim,) = claims(
+        view, study(view), parse(f"hypotheses:\n  - {{id: H, statement: s, {KIND_CASES[kind][status][1:]}\n", "t")
+    )
     assert claim.status == status, (claim.statistic, claim.p_support, claim.p_contradict, claim.detail)
     assert claim.p_support is not None and claim.p_contradict is not None and claim.n
 
