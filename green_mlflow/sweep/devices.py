@@ -7,6 +7,8 @@ same device is measured too, and spoils the node's idle baseline. What makes one
 - ``tasks_per_node: 1`` (more tasks run the same measurement several times at once, always refused);
 - a GPU of its own for a ``provider=cuda|tensorrt`` job (``green_slurm`` asks for one; a plain ``submitit_slurm``
   needs ``gpus_per_node``, ``gpus_per_task`` or a ``gpu`` ``gres``);
+- a time limit longer than ``signal_delay_s`` (submitit stops a job as timed out when SLURM's warning signal
+  arrives, that many seconds before the limit);
 - a node of its own for a ``cpu`` job (``additional_parameters.exclusive``), or one job at a time
   (``array_parallelism: 1``). GPU jobs sharing a node only warn: their GPU energy is their own, their CPU and
   DRAM energy is not.
@@ -34,6 +36,13 @@ def check_launcher(launcher: dict, providers: set[str]) -> list[str]:
         raise LauncherError(
             f"hydra.launcher.tasks_per_node={launcher['tasks_per_node']} would run each job's measurement "
             f"{launcher['tasks_per_node']} times at once on one node: set hydra.launcher.tasks_per_node=1"
+        )
+    delay_s, limit_min = launcher.get("signal_delay_s"), launcher.get("timeout_min")
+    if isinstance(delay_s, int) and isinstance(limit_min, int) and delay_s >= limit_min * 60:
+        raise LauncherError(
+            f"hydra.launcher.signal_delay_s={delay_s} is not below the time limit (hydra.launcher.timeout_min="
+            f"{limit_min}: {limit_min * 60} s): submitit would stop every job as timed out when it starts; set "
+            f"hydra.launcher.timeout_min={delay_s // 60 + 2} or more, or hydra.launcher.signal_delay_s below {limit_min * 60}"
         )
     extra = launcher.get("additional_parameters") or {}
     exclusive = "exclusive" in extra and extra["exclusive"] not in (False, None)

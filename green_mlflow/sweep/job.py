@@ -130,7 +130,7 @@ def run_job(
         runs.finish(store, run_id, "KILLED")
         raise
     except Exception as err:  # a bug or a store error: the sweep goes on, the run says why
-        reason = f"{type(err).__name__}: {err}"
+        reason = failure_reason(err)
         runs.log_text(store, run_id, "error.txt", traceback.format_exc())
     status = "FAILED" if reason else "FINISHED"
     if progress.log_path.exists():  # everything the job and its processes said, framework noise included
@@ -144,6 +144,16 @@ def run_job(
     row["energy_method"] = "+".join(sorted(measured))
     progress(f"{status}{': ' + reason if reason else ''}")
     return row
+
+
+def failure_reason(err: BaseException) -> str:
+    """A job's failure in words. In a SLURM job submitit raises ``UncompletedJobError`` from its signal handler when
+    the scheduler's warning arrives (``hydra.launcher.signal_delay_s`` before the time limit) and the job cannot be
+    requeued: that is the time limit, and the run says so."""
+    text = f"{type(err).__name__}: {err}"
+    if type(err).__name__ == "UncompletedJobError" and "timed-out" in str(err):
+        return f"stopped at its SLURM time limit (hydra.launcher.timeout_min; submitit: {text})"
+    return text
 
 
 def job_software(job: Job) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from green_mlflow.redaction import redact_overrides
-from green_mlflow.sweep.ledger import read_parent, record
+from green_mlflow.sweep.ledger import read_ledger, read_parent, record
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import open_store, store_errors
 
@@ -27,6 +27,7 @@ ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUE
           "REQUEUE_FED", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"}  # fmt: skip
 RESULT_GRACE_S = 60.0  # after the scheduler says COMPLETED, how long a shared filesystem may take to show the result
 PAST_LIMIT_S = 300.0  # a job still RUNNING this long past its time limit is cancelled (the node stopped answering)
+MAX_RESTARTS = 3  # a job requeued more often (preempted again and again) is cancelled
 CONTROLLER_SILENT_S = 300.0  # the controller not answering this long ends the wait for every job left
 
 
@@ -39,6 +40,7 @@ class JobState:
     node: str = ""
     time_limit_s: float | None = None
     run_time_s: float | None = None
+    restarts: int = 0  # requeued by the scheduler (preemption, or submitit's requeue on its signal)
 
     @property
     def active(self) -> bool:
@@ -61,19 +63,31 @@ def parse_show_job(text: str) -> dict[str, JobState]:
         fields = dict(re.findall(r"(\w+)=(\S*)", line))
         if "JobId" not in fields or "JobState" not in fields:
             continue
-        if fields.get("ArrayJobId") and fields.get("ArrayTaskId", "").isdigit():
-            job_id = f"{fields['ArrayJobId']}_{fields['ArrayTaskId']}"
-        else:
-            job_id = fields["JobId"]
+        tasks = _array_tasks(fields.get("ArrayTaskId", ""))
+        ids = [f"{fields['ArrayJobId']}_{task}" for task in tasks] if fields.get("ArrayJobId") else [fields["JobId"]]
         reason = fields.get("Reason", "")
-        out[job_id] = JobState(
+        state = JobState(
             state=fields["JobState"],
             reason="" if reason in ("None", "(null)") else reason,
             node=fields.get("NodeList", "") if fields.get("NodeList") != "(null)" else "",
             time_limit_s=_seconds(fields.get("TimeLimit", "")),
             run_time_s=_seconds(fields.get("RunTime", "")),
+            restarts=int(fields["Restarts"]) if fields.get("Restarts", "").isdigit() else 0,
         )
+        out.update(dict.fromkeys(ids, state))
     return out
+
+
+def _array_tasks(text: str) -> list[str]:
+    """An array's task ids: ``3`` for a task of its own; ``0-3%256`` or ``1,4-6`` for the tasks still pending in
+    one record (``%`` is the array's parallelism, ``:`` a step)."""
+    tasks = []
+    for part in text.split("%")[0].split(","):
+        match = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part)
+        if match:
+            first, last, step = match.groups()
+            tasks += [str(i) for i in range(int(first), int(last or first) + 1, int(step or 1))]
+    return tasks
 
 
 def scontrol_states() -> dict[str, JobState] | None:
@@ -119,6 +133,8 @@ def _describe(job_id: str, state: JobState | None, message: str, why: str = "") 
     parts = [f"SLURM job {job_id} {state.state if state else 'gone'}"]
     if state and state.reason and state.reason not in ("NonZeroExitCode",):
         parts.append(f"(reason: {state.reason})")
+    if state and state.state == "TIMEOUT":
+        parts.append("at its time limit (hydra.launcher.timeout_min)")
     text = " ".join(parts)
     if why:
         text += f": {why}"
@@ -183,6 +199,8 @@ def wait_for(
 
 
 def _overdue(state: JobState, waited_s: float, max_pending_s: float | None) -> str:
+    if state.restarts > MAX_RESTARTS:
+        return f"requeued {state.restarts} times (preempted, or stopped by its own signal): cancelled by green_mlflow"
     if state.state == "PENDING" and max_pending_s is not None and waited_s > max_pending_s:
         return (
             f"still PENDING after {waited_s / 60:.0f} min (hydra.launcher.max_pending_min): cancelled by green_mlflow"
@@ -202,12 +220,14 @@ def record_unfinished(folder: Path, overrides: list[str], ended: Ended) -> None:
     if parent:
         try:
             store = open_store(parent["tracking_uri"], parent["experiment_name"])
+            said_rows = {r.get("run_id"): r for r in read_ledger(folder, parent["run_id"]) if r.get("run_id")}
             for run in runs.children_of_slurm_job(store, parent["run_id"], ended.job_id):
                 said = run.data.tags.get("green.status_reason", "")
                 reason = ended.reason + (f"; the job said: {said}" if said and said not in ended.reason else "")
                 runs.log_values(store, run.info.run_id, {}, {"green.status_reason": reason, "slurm.state": ended.state})
                 runs.finish(store, run.info.run_id, "FAILED")
-                row.update(run_id=run.info.run_id, config_hash=run.data.tags.get("green.config_hash"), reason=reason)
+                own = said_rows.get(run.info.run_id, {})  # the job's own row, if it wrote one: this replaces it
+                row.update({**own, "status": "FAILED", "reason": reason, "run_id": run.info.run_id})
         except store_errors() as err:
             row["reason"] += f" (its run could not be marked FAILED: {err})"
     record(folder, row)

@@ -81,7 +81,7 @@ class GreenSlurmLauncher(SlurmLauncher):
     def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
         from submitit.core.utils import FailedJobError
 
-        from green_mlflow.sweep.slurm import record_unfinished, wait_for
+        from green_mlflow.sweep.slurm import Ended, record_unfinished, wait_for
 
         assert self.config is not None and self.hydra_context is not None
         executor = self.executor(f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{initial_job_idx}")
@@ -124,5 +124,12 @@ class GreenSlurmLauncher(SlurmLauncher):
                 # failure is where the sweep reads it (the job's run and the ledger), the return only says "done".
                 returns.append(JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=None))
             else:
-                returns.append(job.results()[0])
+                try:
+                    returns.append(job.results()[0])
+                except Exception as err:  # submitit's own end of the job (a timeout signal, a crash before our task)
+                    lines = [line for line in str(err).splitlines() if line.strip()]
+                    reason = f"SLURM job {job.job_id}: submitit says {lines[0] if lines else type(err).__name__}"
+                    record_unfinished(sweep_dir.resolve(), list(overrides), Ended(job.job_id, end.state, reason, True))
+                    print(f"job #{initial_job_idx + i} did not finish: {reason}", flush=True)
+                    returns.append(JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=None))
         return returns

@@ -37,7 +37,7 @@ def cluster_and_server(tmp_path_factory):
 def sweep(args: list[str], cwd: Path, url: str, cluster) -> subprocess.Popen:
     env = {**cli_env(cwd, url), **cluster.env}
     return subprocess.Popen(
-        [sys.executable, "-m", "green_mlflow", "-m", *args, *SLURM],
+        [sys.executable, "-m", "green_mlflow", "-m", *SLURM, *args],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -75,7 +75,11 @@ def test_a_sweep_runs_as_slurm_jobs_into_a_postgres_backed_server(cluster_and_se
         tags = run.data.tags
         assert tags["slurm.node"] == "localhost" and tags["slurm.partition"] == "debug"
         assert jobs[tags["slurm.job_id"]]["JobState"] == "COMPLETED"
-        assert tags["host.cpu_model"] and int(tags["host.cpu_cores"]) >= 1 and tags["green.host"] == os.uname().nodename
+        assert (
+            tags["host.cpu_model"]
+            and int(tags["host.cpu_logical_cores"]) >= 1
+            and tags["host.hostname"] == os.uname().nodename
+        )
     # the idle baseline: not measured by the submitting process, but by the first job on the node, then reused
     assert parent.data.tags["idle.status"].startswith("per node")
     idle_files = list((tmp_path / "sweep" / "idle").glob("*.json"))
@@ -121,12 +125,12 @@ def test_a_cancelled_job_fails_its_run_with_the_schedulers_reason_and_the_same_c
     reader.join(timeout=10)
     text = "".join(output)
     assert proc.returncode == 1, text[-4000:]
-    assert "1 of 2 jobs finished" in text and f"did not finish: SLURM job {job_id} CANCELLED" in text
+    assert "1 of 2 jobs finished" in text and f"did not finish: SLURM job {job_id} CANCELLED" in text, text[-4000:]
 
     cancelled = client.get_run(victim.info.run_id)
     assert cancelled.info.status == "FAILED"
     reason = cancelled.data.tags["green.status_reason"]
-    assert reason.startswith(f"SLURM job {job_id} CANCELLED") and "slurmstepd: *** JOB" in reason, reason
+    assert reason.startswith(f"SLURM job {job_id} CANCELLED") and "; slurmstepd: *** " in reason, reason
     assert cancelled.data.tags["slurm.state"] == "CANCELLED"
     parent = client.get_run(parent_of(text))
     assert parent.info.status == "FAILED"
@@ -160,3 +164,19 @@ def test_a_launcher_that_would_put_two_measurements_on_one_node_is_refused_befor
         "(one job at a time)"
     )
     assert "sweep parent run" not in proc.stdout and not (tmp_path / "parent_run.json").exists()
+
+
+def test_a_job_at_its_time_limit_fails_its_run_saying_so_and_the_sweep_ends(cluster_and_server, tmp_path: Path):
+    """timeout_min=1 with the scheduler's warning 20 s before: submitit stops the job when it arrives (up to a minute
+    early: SLURM's resolution), or SLURM kills it at the limit; either way the run says it was the time limit."""
+    cluster, server = cluster_and_server
+    args = ["runtime=torch", "model=mobilenet_v2", "model.image_size=32", *TINY_MEASURE, "measure.window_min_s=200"]
+    args += ["hydra.launcher.signal_delay_s=20", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    proc = sweep([*args, "hydra.launcher.timeout_min=1"], tmp_path, server.url, cluster)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 1, output[-4000:]
+    assert "0 of 1 jobs finished" in output
+    client = MlflowClient(server.url)
+    (run,) = children(client, parent_of(output))
+    reason = run.data.tags["green.status_reason"]
+    assert run.info.status == "FAILED" and ("stopped at its SLURM time limit" in reason or "TIMEOUT" in reason), reason

@@ -5,6 +5,7 @@ measure it; the family is Holm-corrected; a file logged after the first job is "
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -258,3 +259,17 @@ def test_correlation_comes_out_as_its_rho_interval_and_exact_p_say(tmp_path: Pat
     assert claim.ratio == pytest.approx(rho) and claim.status == status, claim.statistic
     if len(energy_ranks) == 3:
         assert claim.p_support == pytest.approx(1 / 3) and claim.ci95 is None and "more series" in claim.decide
+
+
+@pytest.mark.parametrize("gap,sd,family", [(0.5, 0.2, 1), (0.1, 0.2, 13), (1.0, 0.3, 5), (0.05, 0.01, 2), (0.02, 0.1, 10)])
+def test_runs_that_would_decide_match_statsmodels_power_of_a_t_test(gap: float, sd: float, family: int):
+    """The smallest equal n at which a one-sided two-sample t-test reaches 80 % power at alpha/family — down to n = 2,
+    where the normal approximation would say too few."""
+    from statsmodels.stats.power import TTestIndPower
+
+    from green_mlflow.report.claims import Test, _n_to_decide
+
+    t = Test(d=gap, se=sd * math.sqrt(2 / 5), df=8.0, n_a=5, n_b=5)  # SD sd at 5 runs a side
+    n = _n_to_decide(t, 0.0, family)
+    exact = TTestIndPower().solve_power(effect_size=gap / sd, alpha=0.05 / family, power=0.8, alternative="larger")
+    assert n == max(2, math.ceil(exact - 1e-9)), (n, exact)

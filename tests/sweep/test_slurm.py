@@ -32,12 +32,16 @@ SHOW_JOB = (
     "RunTime=00:00:01 TimeLimit=1-02:03:04 NodeList=localhost\n"
     "JobId=9 ArrayJobId=7 ArrayTaskId=2 JobName=green_mlflow JobState=PENDING Reason=Resources RunTime=00:00:00 "
     "TimeLimit=UNLIMITED NodeList=(null)\n"
+    # the tasks of an array not yet started share one record
+    "JobId=10 ArrayJobId=10 ArrayTaskId=0-2,5%256 JobName=green_mlflow JobState=PENDING Reason=None "
+    "RunTime=00:00:00 TimeLimit=00:10:00 NodeList=(null)\n"
 )
 
 
 def test_scontrol_lines_become_states_by_submitits_job_id():
     states = parse_show_job(SHOW_JOB)
-    assert set(states) == {"7_1", "1", "7_2"}
+    assert set(states) == {"7_1", "1", "7_2", "10_0", "10_1", "10_2", "10_5"}
+    assert states["10_5"] == JobState("PENDING", "", "", 600.0, 0.0)
     assert states["7_1"] == JobState("TIMEOUT", "TimeLimit", "localhost", 60.0, 64.0)
     assert states["1"].state == "CANCELLED" and states["1"].reason == "" and states["1"].time_limit_s == 93784.0
     assert states["7_2"].active and states["7_2"].time_limit_s is None and states["7_2"].node == ""
@@ -103,7 +107,9 @@ def test_a_job_the_scheduler_ended_after_it_wrote_a_result_still_failed(tmp_path
     timed_out = job(tmp_path, "4_0", result=True, message="*** JOB 4 ON n CANCELLED AT t DUE TO TIME LIMIT ***")
     ended = Scheduler(lambda t: {"4_0": JobState("TIMEOUT", "TimeLimit")}).wait([timed_out])
     assert ended["4_0"].failed and ended["4_0"].has_result
-    assert ended["4_0"].reason.startswith("SLURM job 4_0 TIMEOUT (reason: TimeLimit); slurmstepd: *** JOB 4")
+    assert ended["4_0"].reason.startswith(
+        "SLURM job 4_0 TIMEOUT (reason: TimeLimit) at its time limit (hydra.launcher.timeout_min); slurmstepd: *** JOB 4"
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,6 +123,8 @@ def test_a_job_the_scheduler_ended_after_it_wrote_a_result_still_failed(tmp_path
         (lambda t: {"5_0": JobState("PENDING", "Resources")}, "still PENDING after 2 min", 120.0, True),
         # RUNNING long past its time limit (a node that stopped answering): cancelled
         (lambda t: {"5_0": JobState("RUNNING", "", "n1", 60.0, 60.0 + t)}, "min past its time limit", None, True),
+        # requeued again and again (preempted, or a signal before the job could start): cancelled
+        (lambda t: {"5_0": JobState("RUNNING", restarts=int(t // 30))}, "requeued 4 times", None, True),
         # COMPLETED, but the result never reaches this host: the wait gives it RESULT_GRACE_S
         (lambda t: {"5_0": JobState("COMPLETED")}, "COMPLETED: the job left no result", None, False),
     ],
@@ -155,6 +163,7 @@ PLAIN = {**GREEN, "_target_": "hydra_plugins.hydra_submitit_launcher.submitit_la
         ({**GREEN, "gpus_per_node": 0}, {"cuda"}, "provider=cuda jobs would run without a GPU of their own"),
         ({**PLAIN, "gpus_per_node": None}, {"tensorrt", "cpu"}, "provider=tensorrt jobs would run without a GPU"),
         ({**GREEN, "additional_parameters": {}}, {"cpu"}, "provider=cpu jobs could share a node"),
+        ({**GREEN, "timeout_min": 1, "signal_delay_s": 120}, {"cpu"}, "signal_delay_s=120 is not below the time limit"),
     ],
 )
 def test_a_launcher_that_would_put_two_measurements_on_one_device_is_refused(launcher, providers, refused):
