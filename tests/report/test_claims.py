@@ -261,7 +261,9 @@ def test_correlation_comes_out_as_its_rho_interval_and_exact_p_say(tmp_path: Pat
         assert claim.p_support == pytest.approx(1 / 3) and claim.ci95 is None and "more series" in claim.decide
 
 
-@pytest.mark.parametrize("gap,sd,family", [(0.5, 0.2, 1), (0.1, 0.2, 13), (1.0, 0.3, 5), (0.05, 0.01, 2), (0.02, 0.1, 10)])
+@pytest.mark.parametrize(
+    "gap,sd,family", [(0.5, 0.2, 1), (0.1, 0.2, 13), (1.0, 0.3, 5), (0.05, 0.01, 2), (0.02, 0.1, 10)]
+)
 def test_runs_that_would_decide_match_statsmodels_power_of_a_t_test(gap: float, sd: float, family: int):
     """The smallest equal n at which a one-sided two-sample t-test reaches 80 % power at alpha/family — down to n = 2,
     where the normal approximation would say too few."""
