@@ -346,7 +346,7 @@ def _decide(c: Claim, family: int) -> str:
     if n is None:
         return ""
     now = f"(now {t.n_a} vs {t.n_b}; {POWER:.0%} power at alpha {ALPHA:g}/{family}, Holm's strictest level)"
-    if n <= max(t.n_a, t.n_b):
+    if n <= min(t.n_a, t.n_b):
         return f"a few more runs per series: the weakest pair is near the family-corrected threshold {now}"
     return f"about {n} runs per series would decide the weakest pair {now}"
 
