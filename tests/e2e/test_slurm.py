@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from tests.helpers.project import TINY_MEASURE, cli_env, require_env, run_cli
 from tests.helpers.server import mlflow_server, postgres
-from tests.helpers.slurm import DAEMONS, slurm_cluster
+from tests.helpers.slurm import DAEMONS, slurm_cluster, stepds
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +32,7 @@ def cluster_and_server(tmp_path_factory):
     assert set(pids) == set(DAEMONS)
     left = [name for name, pid in pids.items() if Path(f"/proc/{pid}").exists()]
     assert not left, f"daemons left running after the cluster stopped: {left}"
+    assert not stepds(cluster), "a job step (slurmstepd) outlived the cluster"
 
 
 def sweep(args: list[str], cwd: Path, url: str, cluster) -> subprocess.Popen:

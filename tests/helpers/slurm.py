@@ -96,8 +96,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def stepds(cluster: Cluster) -> list:
+    """This cluster's slurmstepd processes (one per job step, started by slurmd in this cluster's folder)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["name"]):
+        try:
+            if proc.info["name"] == "slurmstepd" and Path(proc.cwd()).is_relative_to(cluster.root):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
 def stop(cluster: Cluster) -> None:
-    """SIGTERM each daemon by its recorded PID, SIGKILL what is left after 10 s."""
+    """Cancel every job and wait (10 s at most) for their steps to end, then SIGTERM each daemon by its recorded
+    PID and SIGKILL what is left after 10 s; a job step still alive then is killed with its processes."""
+    env = {**os.environ, **cluster.env}
+    if cluster.pids.get("slurmctld") and _alive(cluster.pids["slurmctld"]):
+        ids = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True).stdout.split()
+        if ids:
+            subprocess.run(["scancel", *ids], env=env, capture_output=True)
+        deadline = time.monotonic() + 10
+        while stepds(cluster) and time.monotonic() < deadline:
+            time.sleep(0.2)
     for name in DAEMONS:
         pid = cluster.pids.get(name)
         if pid is None or not _alive(pid):
@@ -108,6 +131,12 @@ def stop(cluster: Cluster) -> None:
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+    for stepd in stepds(cluster):
+        for proc in [*stepd.children(recursive=True), stepd]:
+            try:
+                proc.kill()
+            except Exception:  # gone already
+                pass
 
 
 @contextmanager
