@@ -28,17 +28,22 @@ def record(folder: Path, row: dict) -> None:
 def read_ledger(folder: Path, parent_run_id: str | None = None) -> list[dict]:
     """The rows of the folder's ledger; with ``parent_run_id``, only that sweep's (not an earlier one's).
 
-    A job has one row, its last word: a job the scheduler ended after the job wrote its own row (a SLURM
-    cancel, ``sweep.slurm``) gets a second row from the launcher, which replaces the first in place."""
+    A row with ``replaces_run_id`` takes the place of the earlier row of that run: a job the scheduler ended after
+    it wrote its own row (a SLURM cancel, ``sweep.slurm``) gets the launcher's row, with the scheduler's reason."""
     path = folder / LEDGER
     if not path.exists():
         return []
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    last: dict[tuple, dict] = {}
+    rows = [r for r in rows if parent_run_id is None or r.get("parent_run_id") == parent_run_id]
+    out: list[dict] = []
     for row in rows:
-        if parent_run_id is None or row.get("parent_run_id") == parent_run_id:
-            last[(row.get("parent_run_id"), row.get("job"))] = row  # the first row's place, the last row's word
-    return list(last.values())
+        replaced = row.get("replaces_run_id")
+        at = next((i for i, r in enumerate(out) if replaced and r.get("run_id") == replaced), None)
+        if at is None:
+            out.append(row)
+        else:
+            out[at] = row
+    return out
 
 
 def energy_cell(row: dict) -> str:

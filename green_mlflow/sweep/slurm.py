@@ -228,6 +228,7 @@ def record_unfinished(folder: Path, overrides: list[str], ended: Ended) -> None:
                 runs.finish(store, run.info.run_id, "FAILED")
                 own = said_rows.get(run.info.run_id, {})  # the job's own row, if it wrote one: this replaces it
                 row.update({**own, "status": "FAILED", "reason": reason, "run_id": run.info.run_id})
+                row["replaces_run_id"] = run.info.run_id
         except store_errors() as err:
             row["reason"] += f" (its run could not be marked FAILED: {err})"
     record(folder, row)

@@ -188,17 +188,26 @@ def test_slurm_tags_name_the_job_as_submitit_does():
     assert slurm_tags({"SLURM_JOB_ID": "5"}) == {"slurm.job_id": "5"} and slurm_tags({}) == {}
 
 
-def test_the_ledger_keeps_a_jobs_last_word_in_its_first_place(tmp_path: Path):
+def test_the_launchers_row_replaces_the_jobs_own_row_of_that_run_in_its_place(tmp_path: Path):
+    label = "torch mobilenet_v2 bs=1 cpu eager"  # two jobs may share a label (it leaves out model.image_size)
     for row in (
-        {"job": "runtime=torch repetition=0", "status": "FAILED", "reason": "worker killed by SIGTERM"},
-        {"job": "runtime=onnx repetition=0", "status": "FINISHED"},
-        {"job": "runtime=torch repetition=0", "status": "FAILED", "reason": "SLURM job 3_0 CANCELLED"},
+        {"job": label, "status": "FAILED", "reason": "worker killed by SIGTERM", "run_id": "r1"},
+        {"job": label, "status": "FINISHED", "run_id": "r2"},
+        {"job": "runtime=onnx", "status": "PRUNED", "reason": "no GPU"},
+        {
+            "job": label,
+            "status": "FAILED",
+            "reason": "SLURM job 3_0 CANCELLED",
+            "run_id": "r1",
+            "replaces_run_id": "r1",
+        },
     ):
         record(tmp_path, {**row, "parent_run_id": "p1"})
-    record(tmp_path, {"job": "runtime=torch repetition=0", "status": "FINISHED", "parent_run_id": "p2"})
+    record(tmp_path, {"job": label, "status": "FINISHED", "run_id": "r3", "parent_run_id": "p2"})
     rows = read_ledger(tmp_path, "p1")
-    assert [(r["job"], r.get("reason")) for r in rows] == [
-        ("runtime=torch repetition=0", "SLURM job 3_0 CANCELLED"),
-        ("runtime=onnx repetition=0", None),
+    assert [(r.get("run_id"), r["status"], r.get("reason")) for r in rows] == [
+        ("r1", "FAILED", "SLURM job 3_0 CANCELLED"),
+        ("r2", "FINISHED", None),
+        (None, "PRUNED", "no GPU"),
     ]
-    assert len(read_ledger(tmp_path)) == 3, "another sweep's row for the same job is its own"
+    assert len(read_ledger(tmp_path)) == 4, "another sweep's rows are its own"
