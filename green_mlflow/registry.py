@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PROVIDERS = ("cpu", "cuda", "tensorrt")  # the provider config group's options, in the order users see them
+GPU_PROVIDERS = ("cuda", "tensorrt")  # the providers that run on (and measure) a GPU
 
 
 @dataclass(frozen=True)

@@ -300,11 +300,11 @@ def _ranking(view: View, h: Hypothesis, claim: Claim) -> None:
                     # p that the first name of the key is lower, and that it is higher
                     lower, higher = (t.above(0.0), t.below(0.0)) if not flip else (t.below(0.0), t.above(0.0))
                     orders.setdefault(key, []).append((g, lower, higher))
-                    claim.quantity = quantity(h, g)
     shared = {k: v for k, v in orders.items() if len(v) >= 2}
     if not shared:
         claim.decide = overrides(h) + " (two groups or more with the same runtimes)"
         return
+    claim.quantity = quantity(h, next(iter(shared.values()))[0][0])
     # a reversal: the pair's first series significantly lower in one group and significantly higher in another
     reversals = [max(min(a[1] for a in v), min(a[2] for a in v)) for v in shared.values()]
     # the same order everywhere: significantly lower in every group, or significantly higher in every group

@@ -16,7 +16,7 @@ same device is measured too, and spoils the node's idle baseline. What makes one
 
 from __future__ import annotations
 
-GPU_PROVIDERS = ("cuda", "tensorrt")
+from green_mlflow.registry import GPU_PROVIDERS
 
 
 class LauncherError(ValueError):

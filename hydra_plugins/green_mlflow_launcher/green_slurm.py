@@ -27,7 +27,7 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf, SlurmQue
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 from omegaconf import OmegaConf
 
-GPU_PROVIDERS = ("cuda", "tensorrt")
+from green_mlflow.registry import GPU_PROVIDERS
 
 
 @dataclass
@@ -117,19 +117,17 @@ class GreenSlurmLauncher(SlurmLauncher):
         returns = []
         for i, overrides in enumerate(job_overrides):
             job, end = jobs[i], ended[jobs[i].job_id]
-            if end.failed:
-                record_unfinished(sweep_dir.resolve(), list(overrides), end)
-                print(f"job #{initial_job_idx + i} did not finish: {end.reason}", flush=True)
-                # Hydra's sweepers stop the whole sweep at a FAILED return, and with it the jobs still to run: the
-                # failure is where the sweep reads it (the job's run and the ledger), the return only says "done".
-                returns.append(JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=None))
-            else:
+            if not end.failed:
                 try:
                     returns.append(job.results()[0])
+                    continue
                 except Exception as err:  # submitit's own end of the job (a timeout signal, a crash before our task)
                     lines = [line for line in str(err).splitlines() if line.strip()]
                     reason = f"SLURM job {job.job_id}: submitit says {lines[0] if lines else type(err).__name__}"
-                    record_unfinished(sweep_dir.resolve(), list(overrides), Ended(job.job_id, end.state, reason, True))
-                    print(f"job #{initial_job_idx + i} did not finish: {reason}", flush=True)
-                    returns.append(JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=None))
+                    end = Ended(job.job_id, end.state, reason, True)
+            record_unfinished(sweep_dir.resolve(), list(overrides), end)
+            print(f"job #{initial_job_idx + i} did not finish: {end.reason}", flush=True)
+            # Hydra's sweepers stop the whole sweep at a FAILED return, and with it the jobs still to run: the
+            # failure is where the sweep reads it (the job's run and the ledger), the return only says "done".
+            returns.append(JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=None))
         return returns
