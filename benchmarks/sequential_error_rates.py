@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # the simulation driver lives with the tests (tests/helpers/sequential_sim.py)
     sys.path.insert(0, str(REPO))
 
-from green_mlflow.report.sequential import sequential_compare  # noqa: E402
+from green_mlflow.study.sequential import sequential_compare  # noqa: E402
 from tests.helpers.sequential_sim import difference_only, naive_compare, simulate  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sequential_error_rates.json"

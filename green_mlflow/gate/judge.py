@@ -5,7 +5,8 @@ own —, mode) on one hardware; its runs are the repetitions. For each series pr
 metric asked for (``latency``: the p50 latency per batch; ``energy``: the energy per sample, the best quantity
 both sides have, measured before estimated, net before gross), the candidate is compared with the baseline:
 
-- the ratio of the means, candidate / baseline, with a 95 % interval (delta method, Welch df);
+- the ratio candidate / baseline (geometric means; the study's one estimate, ``study.estimate``: logs, Welch
+  SE, Hsu's df), with a 95 % interval;
 - *regressed*: a one-sided Welch test rejects "the candidate's mean is at most (1 + margin) × the baseline's"
   (Holm-adjusted over every series and metric judged);
 - *improved*: a one-sided Welch test rejects "at least (1 − margin) × the baseline's" (Holm-adjusted too);
@@ -24,7 +25,8 @@ from scipy import stats as sps
 
 from green_mlflow.report.analysis import BASES, Quantity
 from green_mlflow.report.data import JobRun
-from green_mlflow.report.stats import compare, holm, tost
+from green_mlflow.report.stats import holm
+from green_mlflow.study.estimate import estimate
 
 LATENCY = Quantity("latency_p50_ms", "p50 latency per batch", "ms", energy=False)
 ENERGY_QUANTITIES = tuple(q for q in BASES if q.energy)
@@ -114,24 +116,19 @@ def _quantity(metric: str, baseline: list[JobRun], candidate: list[JobRun]) -> Q
 
 
 def one_sided_p(baseline: list[float], candidate: list[float], factor: float, worse: bool) -> float | None:
-    """Welch's one-sided test of the candidate against ``factor`` × the baseline on the log scale (geometric
-    means): p of H0 "candidate ≤ factor × baseline" (``worse``) or "candidate ≥ factor × baseline" (not
-    ``worse``). Logs, because a slowed-down run is slowed by a factor: on a loaded CPU one run at 40× and the
-    others at 5× would make the raw means' variance hide a regression every run shows."""
-    x, y = np.asarray(baseline, float), np.asarray(candidate, float)
-    if x.size < 2 or y.size < 2:
+    """The one-sided test of the candidate against ``factor`` × the baseline, from the study's one estimate
+    (``study.estimate``: logs, Welch SE, Hsu's df; the raw scale where a value is <= 0): p of H0 "candidate <=
+    factor × baseline" (``worse``) or "candidate >= factor × baseline" (not ``worse``). Logs, because a
+    slowed-down run is slowed by a factor: on a loaded CPU one run at 40× and the others at 5× would make the
+    raw means' variance hide a regression every run shows."""
+    est = estimate(baseline, candidate)
+    if isinstance(est, str):
         return None
-    if np.all(x > 0) and np.all(y > 0) and factor > 0:
-        x, y = np.log(x) + np.log(factor), np.log(y)
-    else:  # a value <= 0 (a net energy can be): the raw scale
-        x = factor * x
-    var_x, var_y = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    diff = y.mean() - x.mean()
-    if var_x + var_y == 0:
-        return 0.0 if (diff > 0 if worse else diff < 0) else 1.0
-    t = diff / math.sqrt(var_x + var_y)
-    df = (var_x + var_y) ** 2 / (var_x**2 / (x.size - 1) + var_y**2 / (y.size - 1))
-    return float(sps.t.sf(t, df) if worse else sps.t.cdf(t, df))
+    shift = est.on_scale(factor - 1)
+    if est.se == 0:
+        return 0.0 if (est.d > shift if worse else est.d < shift) else 1.0
+    t = (est.d - shift) / est.se
+    return float(sps.t.sf(t, est.df) if worse else sps.t.cdf(t, est.df))
 
 
 def _judge_one(name: str, metric: str, base: list[JobRun], cand: list[JobRun], margin: float, min_runs: int):
@@ -145,13 +142,15 @@ def _judge_one(name: str, metric: str, base: list[JobRun], cand: list[JobRun], m
     if len(a) < min_runs or len(b) < min_runs:
         judgement.note = f"too few runs to judge: {len(a)} vs {len(b)}; the gate needs {min_runs} on each side"
         return judgement, None, None
-    comparison = compare(a, b)
-    if comparison.relative_diff is not None:
-        judgement.ratio = 1 + comparison.relative_diff
-        if comparison.relative_diff_ci95 is not None:
-            judgement.ratio_ci95_low = judgement.ratio - comparison.relative_diff_ci95
-            judgement.ratio_ci95_high = judgement.ratio + comparison.relative_diff_ci95
-    judgement.p_equivalent = tost(a, b, margin).p_tost
+    est = estimate(a, b)
+    if not isinstance(est, str):
+        half = float(sps.t.ppf(0.975, est.df)) * est.se if est.se > 0 else 0.0
+        judgement.ratio = 1 + est.rel(est.d)
+        judgement.ratio_ci95_low, judgement.ratio_ci95_high = 1 + est.rel(est.d - half), 1 + est.rel(est.d + half)
+        # TOST within ± margin: the larger of the two one-sided p-values
+        above = one_sided_p(a, b, 1 - margin, worse=True)
+        below = one_sided_p(a, b, 1 + margin, worse=False)
+        judgement.p_equivalent = None if above is None or below is None else max(above, below)
     return judgement, one_sided_p(a, b, 1 + margin, worse=True), one_sided_p(a, b, 1 - margin, worse=False)
 
 

@@ -15,7 +15,7 @@ from green_mlflow.report.cli import TRACKING_URI_HELP, fraction, store_client
 from green_mlflow.report.data import ReportError
 from green_mlflow.report.figures import slug
 from green_mlflow.report.offline import build_view, report_run, write
-from green_mlflow.report.study import DEFAULT_MARGIN
+from green_mlflow.study.defaults import MARGIN_REL
 
 _margin = fraction("give a fraction of the mean, e.g. 0.05 for ±5%")
 
@@ -36,7 +36,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--margin",
         type=_margin,
-        default=DEFAULT_MARGIN,
+        default=MARGIN_REL,
         help="equivalence margin, a fraction of the reference mean (default 0.05: two runtimes are 'equivalent' "
         "only if a TOST puts their difference within ±5%%)",
     )

@@ -15,11 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from green_mlflow.report.data import Dataset, JobRun
-from green_mlflow.report.stats import Comparison, Summary, compare, holm_correct, summarise
-
-ALPHA = 0.05
-FEW = 5  # below this many runs per series, Mann-Whitney U cannot reach small p-values (2 vs 2: p >= 0.33)
-EFFECT_NAMES = {"cliffs_delta": "Cliff's δ", "cohens_d": "Cohen's d"}
+from green_mlflow.report.stats import Summary, summarise
+from green_mlflow.study.defaults import ALPHA  # noqa: F401  (the report's level, read by its modules)
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,7 @@ class Group:
     quantities: list[Quantity]
     basis: Quantity | None
     best: Series | None
-    comparisons: dict[str, Comparison]  # series name -> best against it (a = best), Holm-corrected
+    comparisons: dict[str, dict | None]  # series name -> the answer of it against the best (``comparisons.apply``)
     verdict: str
     points: list[Point]
     trace_runs: list[tuple[str, JobRun]]  # (why it was chosen, run)
@@ -167,16 +164,6 @@ def p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
 
 
-def _percent(rel: float, ci: float | None) -> str:
-    # three significant digits: "31%" and "99.4%" both stay truthful (".0f" would print 99.6% as 100%)
-    return f"{abs(rel) * 100:.3g}%" + (f" ± {ci * 100:.2g}%" if ci is not None else "")
-
-
-def signed(value: float) -> str:
-    """``+0.42`` or ``−0.90`` (a real minus sign, as in print)."""
-    return f"{value:+.2f}".replace("-", "\u2212")
-
-
 def verdict(group: Group) -> str:
     """One plain-language line: the best series against the runner-up, and whether the difference is real."""
     ranked = [s for s in group.series if s.finished]
@@ -189,37 +176,8 @@ def verdict(group: Group) -> str:
     best = ranked[0]
     if len(ranked) == 1:
         return f"Only {best.name} finished for {group.model} {at}: nothing to compare it with."
-    runner = ranked[1]
-    row = group.comparisons[runner.name]
-    # Against the runner-up as reference, so the relative difference and effect size say "best is lower".
-    reverse = compare(runner.values(group.basis.metric), best.values(group.basis.metric))
-    less = "uses" if group.basis.energy else "has"
-    what = f"less {quantity}" if group.basis.energy else f"lower {quantity}"
-    if reverse.relative_diff is None:
-        return f"{best.name} has the lowest {quantity} {at}; its difference to {runner.name} cannot be computed."
-    amount = _percent(reverse.relative_diff, reverse.relative_diff_ci95)
-    others = f", the runner-up of {len(ranked)}," if len(ranked) > 2 else ""
-    claim = f"{best.name} {less} {amount} {what} than {runner.name}{others} {at}"
-    if row.p_holm is None:
-        lowest = f"{best.name} had the lowest mean {quantity} {at} ({_percent(reverse.relative_diff, None)} below {runner.name})"
-        if min(row.n_a, row.n_b) < 2:
-            return (
-                f"{lowest}, but n = {row.n_a} vs {row.n_b} runs is too few for a test: repeat the sweep with "
-                "more repetitions (measure.repetitions) before trusting the difference."
-            )
-        return f"{lowest}, but no test was possible: {row.note}."
-    effect = ""
-    if reverse.effect_size is not None:
-        effect = (
-            f"; {EFFECT_NAMES.get(reverse.effect_size_name, reverse.effect_size_name)} = {signed(reverse.effect_size)}"
-        )
-    stats_text = f"{p_text(row.p_holm)}, Holm-corrected{effect}; n = {row.n_a} vs {row.n_b}"
-    if row.p_holm < ALPHA:
-        return f"{claim} ({stats_text})."
-    few = ""
-    if min(row.n_a, row.n_b) < FEW:
-        few = " — with so few runs a real difference can stay below significance: add repetitions (measure.repetitions)"
-    return f"No significant difference: {claim} on average, but {stats_text} (not significant at {ALPHA:g}){few}."
+    # Which of them wins, by how much and how sure is the study's answer (``comparisons.top_line``).
+    return f"{best.name} had the lowest mean {quantity} {at}; the comparison with {ranked[1].name} follows."
 
 
 def _trace_runs(series: list[Series], basis: Quantity | None) -> list[tuple[str, JobRun]]:
@@ -265,11 +223,6 @@ def analyse_group(key: tuple[str, ...], runs: list[JobRun]) -> Group:
 
     series.sort(key=rank)
     best = series[0] if basis and series and series[0].mean(basis.metric) is not None else None
-    comparisons: dict[str, Comparison] = {}
-    if best is not None:
-        others = [s for s in series[1:] if s.mean(basis.metric) is not None]
-        family = [compare(best.values(basis.metric), s.values(basis.metric)) for s in others]
-        comparisons = {s.name: c for s, c in zip(others, holm_correct(family))}
     points: list[Point] = []
     if basis is not None and basis.energy:
         placed = [s for s in series if s.mean(LATENCY.metric) is not None and s.mean(basis.metric) is not None]
@@ -284,7 +237,7 @@ def analyse_group(key: tuple[str, ...], runs: list[JobRun]) -> Group:
         quantities=quantities,
         basis=basis,
         best=best,
-        comparisons=comparisons,
+        comparisons={},
         verdict="",
         points=points,
         trace_runs=_trace_runs(series, basis),

@@ -2,12 +2,14 @@
 
 Each hypothesis (``hypotheses``) gets a status — ``supported``, ``contradicted``, ``inconclusive`` (with what
 would decide it) or ``not measured`` (with the overrides that would measure it) — its statistic, interval and
-n per side. A claim over several groups or pairs holds only if it holds in each (intersection-union: its
-p-value is the largest), and is contradicted if it fails in any (its p-value the smallest, Bonferroni over
-the pairs). Holm then corrects each of the two across all declared hypotheses (docs/method.md rule 20).
+n per side. The declared hypotheses are one family (``study.family``): each claim is decided at alpha / (the
+number of claims), so the chance that any claim is falsely supported or falsely contradicted is at most alpha.
+A claim over several groups or pairs is supported only if every pair shows it (intersection-union, each at
+the claim's level), and contradicted if any pair shows the opposite (Bonferroni over its pairs).
 
-Comparisons are one-sided Welch t-tests on the logs of the values (ratios of geometric means; a relative
-``min_effect`` is a shift of log(1 − m) or log(1 + m)); equivalence is TOST on the same scale.
+Each pair is judged with the one estimate of ``study.estimate`` (logs, Welch SE, Hsu's df) and the one-sided
+repeated bounds of ``study.sequential.PairLooks`` over the looks the adaptive sweep took, so a claim is valid
+under the stopping that collected its data (docs/method.md, "What a verdict guarantees").
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 from scipy import stats as sps
 
-from green_mlflow.report.analysis import ALPHA, LATENCY, Group, Series, View
+from green_mlflow.report.analysis import LATENCY, Group, Series, View
 from green_mlflow.report.hypotheses import Declared, Hypothesis
-from green_mlflow.report.stats import holm
+from green_mlflow.report.questions import pair_values, ref
+from green_mlflow.study.defaults import ALPHA, SPENDING
+from green_mlflow.study.design import Design
+from green_mlflow.study.estimate import Estimate
+from green_mlflow.study.family import Family
+from green_mlflow.study.sequential import PairLooks
 
 PAPER_HARDWARE = "an RTX 3070 GPU (Alizadeh & Castor, CAIN 2024)"
 
@@ -56,18 +62,18 @@ class Claim:
     hypothesis: Hypothesis
     status: str = "not measured"
     statistic: str = ""
-    p_support: float | None = None
-    p_contradict: float | None = None
-    p_support_holm: float | None = None
-    p_contradict_holm: float | None = None
-    ratio: float | None = None  # b/a of the decisive pair (geometric means)
-    ci95: tuple[float, float] | None = None
+    supported: bool | None = None  # None: nothing to test (not measured)
+    contradicted: bool | None = None
+    level: float | None = None  # the claim's share of the family's alpha
+    ratio: float | None = None  # b/a of the weakest pair (geometric means), or ρ
+    interval: tuple[float, float] | None = None  # its one-sided bounds at ``level`` (a 1 − 2 level interval)
     n: list[tuple[int, int]] = field(default_factory=list)
     detail: list[str] = field(default_factory=list)
     decide: str = ""  # inconclusive: what would decide it; not measured: the overrides that would measure it
     tested_on: str = ""
     quantity: str = ""  # what was compared, and whether it was measured or estimated
-    weakest: tuple | None = None  # (Test, shift) of a comparison's weakest pair, for "what would decide it"
+    config_hashes: frozenset[str] = frozenset()  # the configurations the claim read (the sweep repeats them)
+    weakest: tuple | None = None  # (Estimate, shift) of a comparison's weakest pair, for "what would decide it"
 
     def record(self) -> dict:
         h = self.hypothesis
@@ -77,19 +83,16 @@ class Claim:
             "kind": h.kind,
             "status": self.status,
             "statistic": self.statistic,
-            "p_support": self.p_support,
-            "p_contradict": self.p_contradict,
-            "p_support_holm": self.p_support_holm,
-            "p_contradict_holm": self.p_contradict_holm,
+            "level": self.level,
             "ratio": self.ratio,
-            "ci95_low": self.ci95[0] if self.ci95 else None,
-            "ci95_high": self.ci95[1] if self.ci95 else None,
+            "interval_low": self.interval[0] if self.interval else None,
+            "interval_high": self.interval[1] if self.interval else None,
             "n_per_side": [list(p) for p in self.n],
             "detail": self.detail,
             "what_would_decide": self.decide,
             "tested_on": self.tested_on,
             "quantity": self.quantity,
-            "correction": "Holm over all declared hypotheses (support and contradiction apart)",
+            "correction": "Bonferroni over the declared hypotheses: each at alpha / their number, under any stopping",
         }
 
 
@@ -118,41 +121,11 @@ def pair_metric(h: Hypothesis, pa: Place, pb: Place) -> str | None:
     return metric if metric is not None and metric == _metric(h, pb.group) else None
 
 
-def _logs(series: Series, metric: str) -> np.ndarray | None:
-    values = np.asarray(series.values(metric), dtype=float)
-    return np.log(values) if values.size and np.all(values > 0) else None
-
-
-@dataclass(frozen=True)
-class Test:
-    """b against a on the log scale: d = mean log b − mean log a, Welch SE and df."""
-
-    d: float
-    se: float
-    df: float
-    n_a: int
-    n_b: int
-
-    def below(self, shift: float) -> float:
-        """One-sided p of H1: d < shift."""
-        return float(sps.t.cdf((self.d - shift) / self.se, self.df)) if self.se > 0 else float(self.d >= shift)
-
-    def above(self, shift: float) -> float:
-        return float(sps.t.sf((self.d - shift) / self.se, self.df)) if self.se > 0 else float(self.d <= shift)
-
-    def ci95(self) -> tuple[float, float]:
-        half = float(sps.t.ppf(0.975, self.df)) * self.se if self.se > 0 else 0.0
-        return math.exp(self.d - half), math.exp(self.d + half)
-
-
-def welch_log(a: Series, b: Series, metric: str) -> Test | None:
-    x, y = _logs(a, metric), _logs(b, metric)
-    if x is None or y is None or x.size < 2 or y.size < 2:
-        return None
-    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1)) if se > 0 else float(x.size + y.size - 2)
-    return Test(float(y.mean() - x.mean()), se, df, int(x.size), int(y.size))
+def pair_looks(view: View, design: Design | None, pa: Place, pb: Place, metric: str) -> PairLooks:
+    """A pair's values and the looks the sweep took at it (one look when the data came from a fixed sweep)."""
+    a, b, looks, max_n = pair_values(view, ref(pa.group, pa.series), ref(pb.group, pb.series), metric, design)
+    spending = design.spending if design is not None else SPENDING
+    return PairLooks(tuple(a), tuple(b), tuple(looks), max_n, spending)
 
 
 def pairs(view: View, h: Hypothesis) -> list[tuple[Place, Place]]:
@@ -189,77 +162,98 @@ def overrides(h: Hypothesis) -> str:
     )
 
 
-POWER = 0.8  # "what would decide it": runs per series for an 80 % chance at the family-corrected level
+POWER = 0.8  # "what would decide it": runs per series for an 80 % chance at the claim's level
 
 
-def _n_to_decide(t: Test, shift: float, family: int) -> int | None:
+def _n_to_decide(est: Estimate, shift: float, level: float) -> int | None:
     """Runs per series (equal n) for a one-sided two-sample t-test of the weakest pair's observed gap, with its
-    pooled SD, to reach Holm's strictest level (alpha / family) with 80 % power: the noncentral t, exact at small
-    n (checked against statsmodels' TTestIndPower). None without a gap, or beyond 10,000 runs."""
-    gap = abs(t.d - shift)
-    sd = t.se / math.sqrt(1 / t.n_a + 1 / t.n_b)
-    if gap <= 0 or sd <= 0:
+    pooled SD, to reach the claim's level with 80 % power: the noncentral t at Hsu's df, n − 1 (checked against
+    statsmodels' TTestIndPower at df 2n − 2 by the tests). None without a gap, or beyond 10,000 runs."""
+    gap = abs(est.d - shift)
+    if gap <= 0 or est.sd <= 0:
         return None
-    alpha = ALPHA / max(family, 1)
     for n in range(2, 10_001):
-        df = 2 * n - 2
-        if sps.nct.sf(sps.t.ppf(1 - alpha, df), df, gap / sd * math.sqrt(n / 2)) >= POWER:
+        df = n - 1
+        if sps.nct.sf(sps.t.ppf(1 - level, df), df, gap / est.sd * math.sqrt(n / 2)) >= POWER:
             return n
     return None
 
 
-def _compare(view: View, h: Hypothesis, claim: Claim) -> None:
-    sign = -1.0 if h.kind == "lower" else 1.0
-    shift = math.log(1 + sign * h.min_effect) if h.kind != "equivalent" else 0.0
-    tests = []
-    for pa, pb in pairs(view, h):
+class _Judge:
+    """The claims' shared state: the view, the sweep's design and the level each claim is decided at."""
+
+    def __init__(self, view: View, design: Design | None, level: float) -> None:
+        self.view, self.design, self.level = view, design, level
+        self.read: set[str] = set()  # config hashes of the series the current claim read
+
+    def looks(self, pa: Place, pb: Place, metric: str) -> PairLooks:
+        for p in (pa, pb):
+            self.read.update(r.config_hash for r in p.series.runs if r.config_hash)
+        return pair_looks(self.view, self.design, pa, pb, metric)
+
+
+def _shifts(h: Hypothesis) -> tuple[float, float]:
+    """(low, high) on b/a − 1: a "lower" claim's bound is −min_effect, a "higher" one's +min_effect; an
+    equivalence's the margins."""
+    if h.kind == "equivalent":
+        return -h.margin, h.margin
+    return (-h.min_effect, -h.min_effect) if h.kind == "lower" else (h.min_effect, h.min_effect)
+
+
+def _compare(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
+    tested = []
+    for pa, pb in pairs(judge.view, h):
         metric = pair_metric(h, pa, pb)
-        t = welch_log(pa.series, pb.series, metric) if metric else None
-        if t is None:
+        looks = judge.looks(pa, pb, metric) if metric else None
+        est = looks.last() if looks is not None else None
+        if est is None:
             claim.detail.append(f"{pb.title()} vs {pa.title()}: no common measured figure or fewer than 2 runs")
             continue
-        tests.append((pa, pb, t))
-    if not tests:
+        tested.append((pa, pb, looks, est))
+    if not tested:
         claim.decide = overrides(h)
         return
-    support, contradict = [], []
-    for pa, pb, t in tests:
-        if h.kind == "equivalent":
-            lo, hi = math.log(1 - h.margin), math.log(1 + h.margin)
-            support.append(max(t.above(lo), t.below(hi)))  # TOST
-            contradict.append(min(t.below(lo), t.above(hi)))  # outside the margin on one side
+    low, high = _shifts(h)
+    level, per_pair = judge.level, judge.level / len(tested)
+    supports, contradicts = [], []
+    for pa, pb, looks, est in tested:
+        if h.kind == "equivalent":  # TOST at each look; contradicted when outside the margin on one side
+            supports.append(looks.above(low, level) and looks.below(high, level))
+            contradicts.append(looks.below(low, per_pair) or looks.above(high, per_pair))
         elif h.kind == "lower":
-            support.append(t.below(shift))
-            contradict.append(t.above(shift))
+            supports.append(looks.below(low, level))
+            contradicts.append(looks.above(low, per_pair))
         else:
-            support.append(t.above(shift))
-            contradict.append(t.below(shift))
-        claim.n.append((t.n_a, t.n_b))
-        claim.detail.append(f"{pb.series.name} / {pa.series.name} ({pa.group.model}, batch {pa.group.batch_size}, "
-                            f"{pa.group.provider if pa.group.provider == pb.group.provider else pa.group.provider + ' vs ' + pb.group.provider}): "
-                            f"{math.exp(t.d):.3f}, n = {t.n_a} vs {t.n_b}")  # fmt: skip
-    worst = int(np.argmax(support))
-    claim.p_support = float(support[worst])
-    claim.p_contradict = min(1.0, float(min(contradict)) * len(contradict))
-    pa, pb, t = tests[worst]
-    claim.ratio, claim.ci95 = math.exp(t.d), t.ci95()
+            supports.append(looks.above(high, level))
+            contradicts.append(looks.below(high, per_pair))
+        claim.n.append((est.n_a, est.n_b))
+        where = pa.group.provider if pa.group.provider == pb.group.provider else f"{pa.group.provider} vs {pb.group.provider}"
+        claim.detail.append(
+            f"{pb.series.name} / {pa.series.name} ({pa.group.model}, batch {pa.group.batch_size}, {where}): "
+            f"{1 + est.rel(est.d):.3f}, n = {est.n_a} vs {est.n_b}"
+        )
+    claim.supported, claim.contradicted = all(supports), any(contradicts)
+    # the weakest pair: the first not shown (else the one nearest its bound), whose figures the claim shows
+    weakest = next((i for i, ok in enumerate(supports) if not ok), 0)
+    pa, _, looks, est = tested[weakest]
+    lo, hi = looks.bounds(level)[-1][1:]
+    claim.ratio, claim.interval = 1 + est.rel(est.d), (1 + est.rel(lo), 1 + est.rel(hi))
     claim.quantity = quantity(h, pa.group)
-    what = {"lower": "one-sided Welch t (b < a", "higher": "one-sided Welch t (b > a", "equivalent": "TOST (Welch"}
+    what = {"lower": "b < a", "higher": "b > a", "equivalent": "TOST"}
     effect = f" by ≥ {h.min_effect:.0%}" if h.min_effect and h.kind != "equivalent" else ""
     margin = f", ±{h.margin:.0%}" if h.kind == "equivalent" else ""
     claim.statistic = (
-        f"{what[h.kind]}{effect}{margin}) on log values over {len(tests)} pair(s); the weakest pair is shown"
+        f"{what[h.kind]}{effect}{margin}: one-sided repeated bounds on log values at {level:.2%} over "
+        f"{len(tested)} pair(s) (every pair must show it); the weakest pair is shown"
     )
-    if h.kind == "equivalent":  # what decides an equivalence is the distance to the nearer margin
-        lo, hi = math.log(1 - h.margin), math.log(1 + h.margin)
-        shift = lo if abs(t.d - lo) < abs(t.d - hi) else hi
-    claim.weakest = (t, shift)
-    claim.tested_on = ", ".join(sorted({p.group.hardware or p.group.provider for p, _, _ in tests}))
+    shift = low if h.kind != "equivalent" or abs(est.d - est.on_scale(low)) < abs(est.d - est.on_scale(high)) else high
+    claim.weakest = (est, est.on_scale(shift))
+    claim.tested_on = ", ".join(sorted({p.group.hardware or p.group.provider for p, _, _, _ in tested}))
 
 
-def _best(view: View, h: Hypothesis, claim: Claim) -> None:
-    support, contradict = [], []
-    for group in view.groups:
+def _best(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
+    found = []
+    for group in judge.view.groups:
         if not h.where.matches(model=group.model, batch_size=group.batch_size, provider=group.provider):
             continue
         metric = _metric(h, group)
@@ -269,57 +263,73 @@ def _best(view: View, h: Hypothesis, claim: Claim) -> None:
         if not mine or not others or metric is None:
             continue
         for s in mine:
-            tests = [welch_log(o, s, metric) for o in others]
-            if any(t is None for t in tests):
+            looks = [judge.looks(Place(group, o), Place(group, s), metric) for o in others]
+            estimates = [lk.last() for lk in looks]
+            if any(e is None for e in estimates):
                 continue
-            support.append(max(t.below(0.0) for t in tests))  # lower than every competitor
-            contradict.append(min(min(t.above(0.0) for t in tests) * len(tests), 1.0))
-            claim.n.append((min(t.n_a for t in tests), tests[0].n_b))
-            claim.detail.append(f"{s.name} in {group.title}: ranked {group.series.index(s) + 1} of {len(group.series)}")
-            claim.tested_on = group.hardware or group.provider
-            claim.quantity = quantity(h, group)
-    if not support:
+            found.append((group, s, looks, estimates))
+    if not found:
         claim.decide = overrides(h)
         return
-    claim.p_support, claim.p_contradict = max(support), min(1.0, min(contradict) * len(contradict))
-    claim.statistic = f"one-sided Welch t on log values against every competitor in {len(support)} group(s)"
+    pairs_count = sum(len(looks) for _, _, looks, _ in found)
+    level, per_pair = judge.level, judge.level / pairs_count
+    claim.supported = all(lk.below(0.0, level) for _, _, looks, _ in found for lk in looks)  # below every one
+    claim.contradicted = any(lk.above(0.0, per_pair) for _, _, looks, _ in found for lk in looks)
+    for group, s, _, estimates in found:
+        claim.n.append((min(e.n_a for e in estimates), estimates[0].n_b))
+        claim.detail.append(f"{s.name} in {group.title}: ranked {group.series.index(s) + 1} of {len(group.series)}")
+        claim.tested_on = group.hardware or group.provider
+        claim.quantity = quantity(h, group)
+    claim.statistic = (
+        f"one-sided repeated bounds on log values at {level:.2%} against every competitor in {len(found)} group(s)"
+    )
 
 
-def _ranking(view: View, h: Hypothesis, claim: Claim) -> None:
+def _ranking(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
+    view = judge.view
     groups = [g for g in view.groups if h.where.matches(model=g.model, batch_size=g.batch_size, provider=g.provider)]
-    orders: dict[tuple[str, str], list[tuple[Group, float, float]]] = {}
+    orders: dict[tuple[str, str], list[tuple[Group, PairLooks, bool]]] = {}
     for g in groups:
         metric = _metric(h, g)
         series = [s for s in g.series if s.finished and h.series.matches(**Place(g, s).facts)]
         for i, x in enumerate(series):
             for y in series[i + 1 :]:
-                t = welch_log(x, y, metric) if metric else None
-                if t is not None:
+                looks = judge.looks(Place(g, x), Place(g, y), metric) if metric else None
+                if looks is not None and looks.last() is not None:
                     key = tuple(sorted((x.name, y.name)))
-                    flip = key != (x.name, y.name)
-                    # p that the first name of the key is lower, and that it is higher
-                    lower, higher = (t.above(0.0), t.below(0.0)) if not flip else (t.below(0.0), t.above(0.0))
-                    orders.setdefault(key, []).append((g, lower, higher))
+                    orders.setdefault(key, []).append((g, looks, key != (x.name, y.name)))
     shared = {k: v for k, v in orders.items() if len(v) >= 2}
     if not shared:
         claim.decide = overrides(h) + " (two groups or more with the same runtimes)"
         return
     claim.quantity = quantity(h, next(iter(shared.values()))[0][0])
-    # a reversal: the pair's first series significantly lower in one group and significantly higher in another
-    reversals = [max(min(a[1] for a in v), min(a[2] for a in v)) for v in shared.values()]
-    # the same order everywhere: significantly lower in every group, or significantly higher in every group
-    same = [min(max(a[1] for a in v), max(a[2] for a in v)) for v in shared.values()]
-    claim.p_support = min(1.0, min(reversals) * len(reversals))
-    claim.p_contradict = max(same)
+    tests = sum(len(v) for v in shared.values())
+    per_test = judge.level / (2 * tests)  # a reversal is shown by two directional results among all of them
+
+    def first_lower(looks: PairLooks, flip: bool, level: float) -> bool:  # the key's first name is lower
+        return looks.above(0.0, level) if flip else looks.below(0.0, level)
+
+    def first_higher(looks: PairLooks, flip: bool, level: float) -> bool:
+        return looks.below(0.0, level) if flip else looks.above(0.0, level)
+
+    claim.supported = any(
+        any(first_lower(lk, f, per_test) for _, lk, f in v) and any(first_higher(lk, f, per_test) for _, lk, f in v)
+        for v in shared.values()
+    )
+    claim.contradicted = all(
+        all(first_lower(lk, f, judge.level) for _, lk, f in v) or all(first_higher(lk, f, judge.level) for _, lk, f in v)
+        for v in shared.values()
+    )
     claim.n = [(len(v), len(shared)) for v in list(shared.values())[:1]]
     claim.statistic = (
-        f"order reversal of a pair between groups (one-sided Welch t on log values, each direction; Bonferroni over "
-        f"{len(shared)} pair(s)); contradicted when every pair keeps a significant order in every group"
+        f"order reversal of a pair between groups (one-sided repeated bounds on log values, each direction at "
+        f"{per_test:.3%}, Bonferroni over {tests} within-group comparisons); contradicted when every pair keeps "
+        f"the same order in every group at {judge.level:.2%}"
     )
     claim.tested_on = ", ".join(sorted({g.hardware or g.provider for g in groups}))
 
 
-def _correlation(study, h: Hypothesis, claim: Claim) -> None:
+def _correlation(judge: _Judge, study, h: Hypothesis, claim: Claim) -> None:
     rows = [c for c in study.correlations if h.where.matches(provider=c["provider"])]
     measured = [c for c in rows if c["rho"] is not None]
     if not measured:  # no series, or energy only estimated from time: nothing measured to correlate
@@ -328,59 +338,62 @@ def _correlation(study, h: Hypothesis, claim: Claim) -> None:
         return
     c = min(measured, key=lambda c: c["rho"])
     claim.ratio = c["rho"]
-    claim.ci95 = (c["ci95_low"], c["ci95_high"]) if c["ci95_low"] is not None else None
-    supported = c["rho"] >= h.threshold and c["p_value"] is not None and c["p_value"] < ALPHA
-    claim.p_support = c["p_value"] if c["rho"] >= h.threshold else 1.0
-    claim.p_contradict = 0.0 if c["ci95_high"] is not None and c["ci95_high"] < h.threshold else 1.0
-    claim.statistic = f"Spearman ρ = {c['rho']:.2f} (n = {c['n']} series, p = {c['p_value']:.3g}, {c['p_method']}) against ≥ {h.threshold:g}"
+    claim.interval = (c["ci95_low"], c["ci95_high"]) if c["ci95_low"] is not None else None
+    claim.supported = c["rho"] >= h.threshold and c["p_value"] is not None and c["p_value"] < judge.level
+    claim.contradicted = c["ci95_high"] is not None and c["ci95_high"] < h.threshold
+    claim.statistic = f"Spearman ρ = {c['rho']:.2f} (n = {c['n']} series, p = {c['p_value']:.3g}, {c['p_method']}) against ≥ {h.threshold:g} at {judge.level:.2%}"
     claim.n = [(c["n"], c["n"])]
     claim.tested_on = c["hardware"] or c["provider"]
     claim.quantity = f"{c['metric']} against latency per sample, measured"
-    if not supported and claim.p_contradict != 0.0:
+    if not claim.supported and not claim.contradicted:
         claim.decide = "more series (models, batch sizes) or a narrower interval"
 
 
-def _decide(c: Claim, family: int) -> str:
-    t, shift = c.weakest
-    n = _n_to_decide(t, shift, family)
+def _decide(c: Claim, level: float) -> str:
+    est, shift = c.weakest
+    n = _n_to_decide(est, shift, level)
     if n is None:
         return ""
-    now = f"(now {t.n_a} vs {t.n_b}; {POWER:.0%} power at alpha {ALPHA:g}/{family}, Holm's strictest level)"
-    if n <= min(t.n_a, t.n_b):
-        return f"a few more runs per series: the weakest pair is near the family-corrected threshold {now}"
+    now = f"(now {est.n_a} vs {est.n_b}; {POWER:.0%} power at {level:.2%}, the claim's share of the family's alpha)"
+    if n <= min(est.n_a, est.n_b):
+        return f"a few more runs per series: the weakest pair is near the claim's threshold {now}"
     return f"about {n} runs per series would decide the weakest pair {now}"
 
 
-def claims(view: View, study, declared: Declared) -> list[Claim]:
-    """Every declared hypothesis tested on ``view`` as one family (Holm)."""
+def family(declared: Declared, alpha: float = ALPHA) -> Family:
+    return Family("the declared hypotheses", len(declared.hypotheses), alpha)
+
+
+def claims(view: View, study, declared: Declared, design: Design | None = None) -> list[Claim]:
+    """Every declared hypothesis decided at its share of alpha (the family's guarantee) over the looks of the
+    sweep that collected the data."""
+    judge = _Judge(view, design, family(declared).per_comparison)
     out = []
     for h in declared.hypotheses:
         claim = Claim(h)
+        judge.read = set()
         if h.kind in ("lower", "higher", "equivalent"):
-            _compare(view, h, claim)
+            _compare(judge, h, claim)
         elif h.kind == "best":
-            _best(view, h, claim)
+            _best(judge, h, claim)
         elif h.kind == "ranking_changes":
-            _ranking(view, h, claim)
+            _ranking(judge, h, claim)
         else:
-            _correlation(study, h, claim)
+            _correlation(judge, study, h, claim)
+        claim.config_hashes = frozenset(judge.read)
         out.append(claim)
-    tested = [c for c in out if c.p_support is not None]
-    for c, p in zip(tested, holm([c.p_support for c in tested])):
-        c.p_support_holm = p
-    for c, p in zip(tested, holm([c.p_contradict for c in tested])):
-        c.p_contradict_holm = p
     for c in out:
-        if c.p_support is None:
+        c.level = judge.level
+        if c.supported is None:
             c.status = "not measured"
-        elif c.p_support_holm is not None and c.p_support_holm < ALPHA:
+        elif c.supported and not c.contradicted:
             c.status, c.decide = "supported", ""
-        elif c.p_contradict_holm is not None and c.p_contradict_holm < ALPHA:
+        elif c.contradicted and not c.supported:
             c.status, c.decide = "contradicted", ""
         else:
             c.status = "inconclusive"
             if c.weakest is not None:
-                c.decide = _decide(c, len(tested))
+                c.decide = _decide(c, judge.level)
             c.decide = c.decide or "more runs per series: the data do not yet separate the series (see the detail)"
         if c.quantity:
             c.statistic += f"; on {c.quantity}"

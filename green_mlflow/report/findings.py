@@ -11,8 +11,9 @@ import dataclasses
 import json
 from collections import Counter
 
-from green_mlflow.report.analysis import ALPHA, LATENCY, View, p_text
-from green_mlflow.report.study import EquivalenceRow, Row, Study
+from green_mlflow.report.analysis import LATENCY, View
+from green_mlflow.report.comparisons import sentence
+from green_mlflow.report.study import Row, Study
 
 SCHEMA = "green_mlflow.findings/1"
 WORDS = {
@@ -28,58 +29,34 @@ def _pct(value: float | None) -> str:
     return "?" if value is None else f"{abs(value) * 100:.3g} %"
 
 
-def _ci(row: Row) -> str:
-    if row.ci_low is None or row.ci_high is None:
-        return "no interval: too few runs"
-    return f"95 % CI {row.ci_low * 100:+.3g} to {row.ci_high * 100:+.3g} %"
+def _answer_sentences(study: Study) -> list[dict]:
+    """One sentence per question of the study: the only place a comparison's verdict is put in words."""
+    out = []
+    for ans in study.answers:
+        r = ans.record()
+        what = WORDS.get(r["metric"], r["metric"])
+        where = f" ({ans.question.a.model} at batch {ans.question.a.batch_size})"
+        text = sentence(r, what).rstrip(".") + where + "."
+        out.append({"kind": "comparison", "text": text, **r})
+    return out
 
 
-def _where(row: Row | EquivalenceRow) -> str:
-    return f"{row.model} at batch {row.batch_size} on {row.provider}"
-
-
-def _stat(row: Row) -> str:
-    p = f"{p_text(row.p_holm)}, Holm-corrected" if row.p_holm is not None else "no test"
-    return f"{_ci(row)}; {p}; n = {row.n_other} vs {row.n_reference}"
-
-
-def _comparison_sentence(row: Row, kind: str) -> dict:
-    what = WORDS.get(row.metric, row.metric)
-    more = "less" if (row.delta_rel or 0) < 0 else "more"
-    if row.metric == LATENCY.metric:
-        more = "lower" if (row.delta_rel or 0) < 0 else "higher"
-    # provider rows name the provider in each side already
-    where = f"{row.model} at batch {row.batch_size}" if kind == "provider" else _where(row)
-    claim = f"{row.other} had {_pct(row.delta_rel)} {more} {what} than {row.reference} for {where}"
-    if row.verdict in ("lower", "higher"):
-        text = f"{claim} ({_stat(row)})."
-    elif row.verdict == "no significant difference":
+def _batch_sentences(study: Study) -> list[dict]:
+    """Batch size rows are descriptive: a ratio of geometric means, no verdict word."""
+    out = []
+    for row in study.batch_effects:
+        if row.delta_rel is None:
+            continue
         text = (
-            f"No significant difference: {claim} on average ({_stat(row)}); this is not evidence that they are equal."
+            f"{row.reference} → {row.other}: {WORDS.get(row.metric, row.metric)} × {1 + row.delta_rel:.3g} "
+            f"({row.model} on {row.provider}; descriptive, n = {row.n_reference} and {row.n_other})."
         )
-    else:
-        text = f"Inconclusive: {claim} on average, but {row.verdict.split(': ', 1)[-1]} ({_stat(row)})."
-    return {"kind": kind, "text": text, "verdict": row.verdict, **_fields(row)}
+        out.append({"kind": "batch size", "text": text, "verdict": row.verdict, **_fields(row)})
+    return out
 
 
 def _fields(row) -> dict:
     return {k: v for k, v in dataclasses.asdict(row).items() if k != "extra"}
-
-
-def _equivalence_sentence(row: EquivalenceRow) -> dict:
-    what = WORDS.get(row.metric, row.metric)
-    margin = f"±{row.margin_rel * 100:.3g} %"
-    ci = (
-        f"90 % CI of the difference {row.ci90_low_rel * 100:+.3g} to {row.ci90_high_rel * 100:+.3g} %"
-        if row.ci90_low_rel is not None
-        else "no interval"
-    )
-    stat = f"TOST {p_text(row.p_tost)}" if row.p_tost is not None else "no TOST"
-    if row.verdict == "equivalent":
-        text = f"{row.a} and {row.b} are equivalent in {what} within {margin} for {_where(row)} ({ci}; {stat}; n = {row.n_a} vs {row.n_b})."
-    else:
-        text = f"{row.a} and {row.b} differ in {what} for {_where(row)} ({ci}; {stat}, margin {margin}; n = {row.n_a} vs {row.n_b})."
-    return {"kind": "equivalence", "text": text, "verdict": row.verdict, **dataclasses.asdict(row)}
 
 
 def _ranking(view: View) -> list[dict]:
@@ -92,7 +69,8 @@ def _ranking(view: View) -> list[dict]:
     return [
         {
             "kind": "ranking",
-            "text": f"Lowest of its group, over {ranked} groups with more than one runtime: {counts}.",
+            "text": f"Lowest mean of its group (descriptive; the verdicts follow), over {ranked} groups with more "
+            f"than one runtime: {counts}.",
             "wins": dict(winners),
             "groups": ranked,
         }
@@ -144,19 +122,17 @@ def _correlation_sentences(study: Study) -> list[dict]:
 
 
 def findings(view: View, study: Study) -> list[dict]:
-    """Every conclusion, in reading order: rankings, conversions, providers, batch size, equivalence, energy vs time."""
-    out = _ranking(view)
-    out += [
+    """Every conclusion, in reading order: each group's top line, the declared claims, then each comparison
+    once, batch size (descriptive), energy against time, and what was not measured."""
+    out = [
         {"kind": "group", "text": g.verdict, "model": g.model, "batch_size": g.batch_size, "provider": g.provider}
         for g in view.groups
     ]
-    out += [_comparison_sentence(r, "conversion") for r in study.conversions]
-    out += [_comparison_sentence(r, "provider") for r in study.providers]
-    out += [_comparison_sentence(r, "batch size") for r in study.batch_effects]
-    out += [_equivalence_sentence(r) for r in study.equivalences if r.verdict in ("equivalent", "different")]
-    out += _correlation_sentences(study)
-    out += _adaptive_sentences(study)
     out += _claim_sentences(study)
+    out += _answer_sentences(study)
+    out += _ranking(view)
+    out += _batch_sentences(study)
+    out += _correlation_sentences(study)
     out += _not_measured(view)
     return out
 
@@ -172,43 +148,6 @@ def _claim_sentences(study: Study) -> list[dict]:
         pre = "" if study.claims["preregistered"] else " (not preregistered)"
         text = f"Claim {c['id']}{pre}: {c['statement']} — {status}" + (f" ({tail})" if tail else "") + "."
         out.append({"kind": "claim", "text": text, "id": c["id"], "status": status})
-    return out
-
-
-def _adaptive_sentences(study: Study) -> list[dict]:
-    """An adaptive sweep's decided questions, each with the method, the looks and n per side."""
-    design = study.adaptive
-    if not design:
-        return []
-    out = []
-    for q in design["questions"]:
-        if q["verdict"] == "open":
-            text = (
-                f"Open: {q['question']} — {q['reason']} ({q['looks']} looks, n = {q['n_reference']} vs {q['n_other']})."
-            )
-        else:
-            amount = f"{q['delta_rel'] * 100:+.3g} %" if q["delta_rel"] is not None else "?"
-            ci = (
-                f", repeated 95 % CI {q['ci95_low_rel'] * 100:+.3g} % to {q['ci95_high_rel'] * 100:+.3g} %"
-                if q["ci95_low_rel"] is not None
-                else ""
-            )
-            what = (
-                "equivalent within ±" + f"{q['margin_rel'] * 100:.3g} %"
-                if q["verdict"] == "equivalent"
-                else q["verdict"]
-            )
-            text = (
-                f"{q['question']}: {what} ({amount}{ci}; decided at look {q['decided_at_look']} of {q['looks']}, "
-                f"n = {q['n_reference']} vs {q['n_other']}; {q['method']})."
-            )
-        out.append(
-            {
-                "kind": "adaptive",
-                "text": text,
-                **{k: q[k] for k in ("model", "batch_size", "verdict", "method", "looks", "n_reference", "n_other")},
-            }
-        )
     return out
 
 
@@ -228,9 +167,6 @@ def conversion_record(row: Row) -> dict:
         "delta_rel": row.delta_rel,
         "ci_low": row.ci_low,
         "ci_high": row.ci_high,
-        "test": row.test,
-        "p_value": row.p_value,
-        "p_holm": row.p_holm,
         "verdict": row.verdict,
         "n_native": row.n_reference,
         "n_onnx": row.n_other,
@@ -244,16 +180,17 @@ def findings_document(view: View, study: Study) -> dict:
             "schema": SCHEMA,
             "title": view.dataset.title,
             "generated_at": view.generated_at,
-            "alpha": ALPHA,
+            "alpha": study.family.alpha,
+            "guarantee": study.family.guarantee,
             "equivalence_margin_rel": study.margin_rel,
             "findings": findings(view, study),
+            "comparisons": [a.record() for a in study.answers],
             "conversions": [conversion_record(r) for r in study.conversions],
             "providers": [_fields(r) | r.extra for r in study.providers],
             "batch_effects": [_fields(r) | r.extra for r in study.batch_effects],
-            "equivalences": [dataclasses.asdict(r) for r in study.equivalences],
             "correlation": study.correlations,
             "overview": study.overview,
-            "adaptive": study.adaptive,
+            "adaptive": study.design.to_dict() if study.design is not None else None,
             "claims": study.claims,
         }
     )

@@ -19,7 +19,8 @@ from green_mlflow.report.analysis import View, analyse
 from green_mlflow.report.data import ArtifactReader, ReportError, client_artifact_reader, load, load_sweep
 from green_mlflow.report.findings import findings_json
 from green_mlflow.report.render import render
-from green_mlflow.report.study import DEFAULT_MARGIN, study
+from green_mlflow.report.study import study
+from green_mlflow.study.defaults import MARGIN_REL
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def write(
     out: Path,
     client: MlflowClient | None = None,
     log_to: str | None = None,
-    margin_rel: float = DEFAULT_MARGIN,
+    margin_rel: float = MARGIN_REL,
 ) -> Written:
     """Write ``out`` (HTML), ``findings.json`` and the figures beside it; with ``client`` and ``log_to``, log
     them to that run. Figures and logging are best effort: a failure there is a logged warning.

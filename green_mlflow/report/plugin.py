@@ -40,7 +40,7 @@ from green_mlflow.report.analysis import analyse
 from green_mlflow.report.cache import IncrementalSearch, PageCache
 from green_mlflow.report.data import RUN_ID, JobRun, ReportError, client_artifact_reader, load, searcher
 from green_mlflow.report.render import CSP, CSS, render
-from green_mlflow.report.study import DEFAULT_MARGIN
+from green_mlflow.study.defaults import MARGIN_REL
 from green_mlflow.tracking.ui import ui_url
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ def compare_page() -> Response:
         dataset = load(client, target, read_artifact, search)
     except ReportError as err:
         return _message("Nothing to compare", str(err), 404)
-    margin = request.args.get("margin", str(DEFAULT_MARGIN))
+    margin = request.args.get("margin", str(MARGIN_REL))
     try:
         margin_rel = float(margin)
         if not 0 < margin_rel < 1:
@@ -221,7 +221,7 @@ def compare_page() -> Response:
     return _html(html)
 
 
-def page(dataset, margin_rel: float = DEFAULT_MARGIN) -> str:
+def page(dataset, margin_rel: float = MARGIN_REL) -> str:
     """The page of a loaded selection: rendered once for as long as nothing in it changes (``PageCache``)."""
 
     def link(run: JobRun) -> str:

@@ -9,21 +9,21 @@ report, its findings and the adaptive sweep (``green_mlflow.sweep.adaptive``) ca
 - the best series of every group against its runner-up;
 - every pair of series in a group that the equivalence table shows.
 
-A pair asked for several reasons is one question. ``answer`` decides a question with the sequential method
-of ``sequential`` from the looks an adaptive sweep took (``Design``): the verdict holds under any number of
-looks (docs/method.md rule 19).
+A pair asked for several reasons is one question. The questions are one family (``study.family``): each is
+decided at alpha / (number of questions) by ``study.sequential`` over the looks an adaptive sweep took
+(``study.design.Design``), or at one look for a fixed sweep, so the chance of any false verdict in the
+report is at most alpha, however the sweep stopped (docs/method.md, "What a verdict guarantees").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from green_mlflow.report.analysis import LATENCY, Group, Series, View
-from green_mlflow.report.claims import pair_metric, pairs
-from green_mlflow.report.parent_artifacts import DESIGN_ARTIFACT
-from green_mlflow.report.sequential import SequentialResult, sequential_compare
-
-__all__ = ["DESIGN_ARTIFACT", "Answer", "Design", "Question", "SeriesRef", "answer", "answers", "questions"]
+from green_mlflow.study.defaults import ALPHA, SPENDING
+from green_mlflow.study.design import Design
+from green_mlflow.study.family import Family
+from green_mlflow.study.sequential import SequentialResult, sequential_compare
 
 
 @dataclass(frozen=True)
@@ -67,46 +67,6 @@ class Question:
         return f"{b} vs {a} ({place}, {self.metric})"
 
 
-@dataclass
-class Design:
-    """An adaptive sweep's design and the looks it took: per round, the finished runs of each configuration
-    when the questions were evaluated. Logged to the parent run as ``adaptive/design.json``."""
-
-    min_repetitions: int
-    max_repetitions: int
-    margin_rel: float
-    alpha: float
-    method: str
-    rounds: list[dict[str, int]] = field(default_factory=list)  # config hash -> finished runs at that look
-    stopped: str = ""  # why the sweep stopped: all decided, cap, budget
-    spending: str = "pocock"  # the alpha-spending function of the boundaries (``boundaries.SPENDING``)
-
-    def to_dict(self) -> dict:
-        return {
-            "min_repetitions": self.min_repetitions,
-            "max_repetitions": self.max_repetitions,
-            "margin_rel": self.margin_rel,
-            "alpha": self.alpha,
-            "method": self.method,
-            "rounds": self.rounds,
-            "stopped": self.stopped,
-            "spending": self.spending,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Design:
-        return cls(
-            int(data["min_repetitions"]),
-            int(data["max_repetitions"]),
-            float(data["margin_rel"]),
-            float(data["alpha"]),
-            str(data["method"]),
-            [{str(k): int(v) for k, v in r.items()} for r in data.get("rounds", [])],
-            str(data.get("stopped", "")),
-            str(data.get("spending", "obf")),  # designs written before the choice existed used O'Brien-Fleming
-        )
-
-
 @dataclass(frozen=True)
 class Answer:
     """A question and its sequential verdict (``result.verdict``: lower | higher | equivalent | open)."""
@@ -135,11 +95,13 @@ class Answer:
             "estimated": q.estimated,
             "verdict": r.verdict,
             "delta_rel": r.delta_rel,
-            "ci95_low_rel": r.ci95_low_rel,
-            "ci95_high_rel": r.ci95_high_rel,
-            "ci90_low_rel": r.ci90_low_rel,
-            "ci90_high_rel": r.ci90_high_rel,
+            "ci_low_rel": r.ci_low_rel,
+            "ci_high_rel": r.ci_high_rel,
+            "ci_level": 1 - r.alpha,
+            "eq_low_rel": r.eq_low_rel,
+            "eq_high_rel": r.eq_high_rel,
             "margin_rel": r.margin_rel,
+            "alpha": r.alpha,
             "looks": r.looks,
             "decided_at_look": r.decided_at_look,
             "n_reference": r.n_a,
@@ -149,7 +111,7 @@ class Answer:
         }
 
 
-def _ref(group: Group, series: Series) -> SeriesRef:
+def ref(group: Group, series: Series) -> SeriesRef:
     hashes = tuple(sorted({r.config_hash for r in series.runs if r.config_hash}))
     return SeriesRef(
         group.model,
@@ -163,10 +125,9 @@ def _ref(group: Group, series: Series) -> SeriesRef:
     )
 
 
-def questions(view: View, study, declared=None) -> list[Question]:
-    """Every question the study's tables ask of this view, once each (``study``: ``study.Study``), and the pairs
-    of the declared comparison hypotheses (``declared``: ``hypotheses.Declared``), which an adaptive sweep
-    then decides too."""
+def questions(view: View, study) -> list[Question]:
+    """Every question the study's tables ask of this view, once each (``study``: ``study.Study``). The declared
+    hypotheses are a family of their own (``claims``)."""
     located: dict[tuple, tuple[Group, Series]] = {}
     for group in view.groups:
         for s in group.series:
@@ -174,7 +135,7 @@ def questions(view: View, study, declared=None) -> list[Question]:
     asked: dict[tuple, Question] = {}
 
     def ask(ga: Group, a: Series, gb: Group, b: Series, metric: str, estimated: bool, kind: str) -> None:
-        ra, rb = _ref(ga, a), _ref(gb, b)
+        ra, rb = ref(ga, a), ref(gb, b)
         key = (ra, rb, metric)
         flipped = (rb, ra, metric)
         if flipped in asked:  # the same pair asked the other way round: one question
@@ -211,13 +172,6 @@ def questions(view: View, study, declared=None) -> list[Question]:
         ga, a = located[(row.model, row.batch_size, ref_provider, row.hardware, row.reference.rsplit(" on ", 1)[0])]
         gb, b = located[(row.model, row.batch_size, row.provider, row.hardware, row.other.rsplit(" on ", 1)[0])]
         ask(ga, a, gb, b, row.metric, row.estimated, "provider")
-    for h in declared.hypotheses if declared is not None else []:
-        if h.kind in ("lower", "higher", "equivalent"):
-            for pa, pb in pairs(view, h):
-                metric = pair_metric(h, pa, pb)
-                if metric is not None:
-                    estimated = metric != LATENCY.metric and pa.group.basis.estimated
-                    ask(pa.group, pa.series, pb.group, pb.series, metric, estimated, f"hypothesis {h.id}")
     return list(asked.values())
 
 
@@ -242,33 +196,36 @@ def ordered_values(series: Series, metric: str) -> list[float]:
     return [r.metrics[metric] for r in runs]
 
 
-def looks_of(question: Question, design: Design, n_now: tuple[int, int]) -> tuple[tuple[int, int], ...]:
-    """The (n_a, n_b) at each look the sweep took at this question, ending with the data there is now."""
-    looks: list[tuple[int, int]] = []
-    for counts in design.rounds:
-        pair = (
-            min(sum(counts.get(h, 0) for h in question.a.config_hashes), n_now[0]),
-            min(sum(counts.get(h, 0) for h in question.b.config_hashes), n_now[1]),
-        )
-        if min(pair) >= 1 and (not looks or pair != looks[-1]):
-            looks.append(pair)
-    if min(n_now) >= 1 and (not looks or looks[-1] != n_now):
-        looks.append(n_now)
-    return tuple(looks)
+def pair_values(view: View, a: SeriesRef, b: SeriesRef, metric: str, design: Design | None):
+    """(values of a, values of b, looks, max_n) of a pair: the looks an adaptive sweep took at it, or one look
+    at everything there is (``max_n`` None: no look follows) when the data did not come from one."""
+    sa, sb = _series(view, a), _series(view, b)
+    x = ordered_values(sa, metric) if sa else []
+    y = ordered_values(sb, metric) if sb else []
+    if design is None:
+        return x, y, ((len(x), len(y)),), None
+    looks = design.looks(a.config_hashes, b.config_hashes, (len(x), len(y))) or ((len(x), len(y)),)
+    return x, y, looks, design.max_repetitions
 
 
-def answer(view: View, question: Question, design: Design) -> Answer:
-    """Decide ``question`` sequentially over the looks ``design`` records (docs/method.md rule 19)."""
-    sa, sb = _series(view, question.a), _series(view, question.b)
-    a = ordered_values(sa, question.metric) if sa else []
-    b = ordered_values(sb, question.metric) if sb else []
-    looks = looks_of(question, design, (len(a), len(b))) or ((len(a), len(b)),)
-    result = sequential_compare(
-        a, b, looks, design.max_repetitions, design.margin_rel, design.alpha, spending=design.spending
-    )
+def family(count: int, design: Design | None, alpha: float = ALPHA) -> Family:
+    """The sweep's questions as one family: its size fixed at the sweep's first look (never smaller)."""
+    size = max(count, design.family_size if design is not None else 0)
+    return Family("the study's questions", size, design.alpha if design is not None else alpha)
+
+
+def answer(view: View, question: Question, design: Design | None, level: float, margin_rel: float) -> Answer:
+    """Decide ``question`` at ``level`` over the looks ``design`` records (docs/method.md, "One decision
+    procedure"); without a design, at one look."""
+    a, b, looks, max_n = pair_values(view, question.a, question.b, question.metric, design)
+    spending = design.spending if design is not None else SPENDING
+    result = sequential_compare(a, b, looks, max_n, margin_rel, level, spending=spending)
     return Answer(question, result, looks)
 
 
-def answers(view: View, study, design: Design, declared=None) -> list[Answer]:
-    """Every question of the study (and of the declared hypotheses), decided sequentially."""
-    return [answer(view, q, design) for q in questions(view, study, declared)]
+def answers(view: View, study, design: Design | None) -> tuple[Family, list[Answer]]:
+    """Every question of the study, decided as one family (each at its share of alpha)."""
+    asked = questions(view, study)
+    fam = family(len(asked), design)
+    margin = design.margin_rel if design is not None else study.margin_rel
+    return fam, [answer(view, q, design, fam.per_comparison, margin) for q in asked]

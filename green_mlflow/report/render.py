@@ -15,11 +15,13 @@ from collections.abc import Callable
 from html import escape
 
 from green_mlflow.report import render_study, svg
-from green_mlflow.report.analysis import EFFECT_NAMES, LATENCY, Group, Quantity, Series, View, p_text, signed
+from green_mlflow.report.analysis import LATENCY, Group, Quantity, Series, View
+from green_mlflow.report.comparisons import how_sure
 from green_mlflow.report.data import JobRun
 from green_mlflow.report.findings import findings_document
 from green_mlflow.report.stats import Summary
-from green_mlflow.report.study import DEFAULT_MARGIN, Study, study
+from green_mlflow.report.study import Study, study
+from green_mlflow.study.defaults import MARGIN_REL
 
 RunLink = Callable[[JobRun], "str | None"]
 METHOD_LEGEND = {
@@ -130,7 +132,7 @@ def _series_table(group: Group) -> str:
     head += [f"{q.label}{' — estimated' if q.estimated else ''} ({q.unit})" for q in group.quantities]
     basis = group.basis
     if basis is not None:
-        head += [f"vs best: Δ {basis.label}", "p (Holm)", "effect size"]
+        head += [f"vs best: Δ {basis.label}", "interval, n", "verdict"]
     head.append("how the energy was obtained")
     rows = ["<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
     for series in group.series:
@@ -149,20 +151,16 @@ def _series_table(group: Group) -> str:
 
 
 def _comparison_cells(group: Group, series: Series) -> str:
+    """The series against the group's best: the study's answer (``comparisons.apply``), the same as elsewhere."""
     if series is group.best:
         return '<td colspan="3">best (lowest mean)</td>'
-    comparison = group.comparisons.get(series.name)
-    if comparison is None:
+    answer = group.comparisons.get(series.name)
+    if answer is None:
         return '<td colspan="3" class="gap">no figure to compare</td>'
-    delta = relative(comparison.relative_diff, comparison.relative_diff_ci95)
-    p = "no test" if comparison.p_holm is None else p_text(comparison.p_holm)
-    effect = "—"
-    if comparison.effect_size is not None:
-        effect = f"{EFFECT_NAMES.get(comparison.effect_size_name, comparison.effect_size_name)} = {signed(comparison.effect_size)}"
-    test = comparison.test or "no test"
+    delta = "?" if answer["delta_rel"] is None else f"{answer['delta_rel'] * 100:+.3g} %"
     return (
-        f'<td class="n">{_e(delta)}</td><td class="n" title="{_e(test)}: {_e(comparison.note)}">{_e(p)}</td>'
-        f'<td class="n" title="{_e(comparison.note)}">{_e(effect)}</td>'
+        f'<td class="n">{_e(delta)}</td><td class="n">{_e(how_sure(answer))}</td>'
+        f'<td title="{_e(answer["reason"])}">{_e(answer["verdict"])}</td>'
     )
 
 
@@ -318,7 +316,7 @@ def render(
     view: View,
     link: RunLink | None = None,
     offline: bool = True,
-    margin_rel: float = DEFAULT_MARGIN,
+    margin_rel: float = MARGIN_REL,
     answers: Study | None = None,
 ) -> str:
     """The whole view as one HTML document; ``link`` gives each run's MLflow UI address (server page only);

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
-from green_mlflow.report.analysis import Group, p_text
+from green_mlflow.report.analysis import Group
 from green_mlflow.report.findings import WORDS
 from green_mlflow.report.study import Row, Study
 
@@ -92,7 +92,7 @@ def _table(section_id: str, title: str, intro: str, rows: list[Row], ref: str, o
         return ""
     head = (
         f"<tr><th>model</th><th>batch</th><th>provider</th><th>{ref}</th><th>{other}</th><th>quantity</th>"
-        "<th>n</th><th>Δ (other/ref − 1)</th><th>95 % CI</th><th>test</th><th>p (Holm)</th><th>verdict</th></tr>"
+        "<th>n</th><th>Δ (other/ref − 1)</th><th>repeated CI</th><th>verdict</th></tr>"
     )
     body = []
     for r in rows:
@@ -102,26 +102,25 @@ def _table(section_id: str, title: str, intro: str, rows: list[Row], ref: str, o
             f"<tr><td>{_e(r.model)}</td><td>{_e(r.batch_size)}</td><td>{_e(r.provider)}</td><td>{_e(r.reference)}</td>"
             f"<td>{_e(r.other)}</td><td>{_e(WORDS.get(r.metric, r.metric))}</td>"
             f'<td class="n">{r.n_other} vs {r.n_reference}</td><td class="n">{_pct(r.delta_rel)}</td>'
-            f'<td class="n">{ci}</td><td>{_e(r.test or "—")}</td>'
-            f'<td class="n">{_e(p_text(r.p_holm)) if r.p_holm is not None else "—"}</td>'
-            f'<td class="{css}">{_e(r.verdict)}</td></tr>'
+            f'<td class="n">{ci}</td><td class="{css}">{_e(r.verdict)}</td></tr>'
         )
     return f'<section id="{section_id}"><h2>{title}</h2><p class="small">{intro}</p><table>{head}{"".join(body)}</table></section>'
 
 
 def tables(study: Study) -> str:
-    holm = "Holm-corrected over the table (energy and latency rows are separate families)"
+    same = "verdicts and intervals are the answers of the Comparisons section; latency rows are descriptive"
     parts = [
         _table("conversions", "Conversion: ONNX against its source framework",
-               f"Each onnx (from X) against native X in the same model, batch, provider and hardware; {holm}.",
+               f"Each onnx (from X) against native X in the same model, batch, provider and hardware; {same}.",
                study.conversions, "native", "onnx"),
         _table("providers", "Execution providers: the same model on cpu, cuda, tensorrt",
-               f"Each provider against the lowest one for the same series; {holm}. Energy only where every "
+               f"Each provider against the lowest one for the same series; {same}. Energy only where every "
                "provider has the same kind of figure.", study.providers, "reference (lowest)", "other"),
         _table("batch-effects", "Batch size: energy per sample at the largest against the smallest batch",
-               f"Per runtime and mode; {holm}.", study.batch_effects, "smallest batch", "largest batch"),
+               "Per runtime and mode; descriptive (ratio of geometric means), not tested.", study.batch_effects,
+               "smallest batch", "largest batch"),
     ]  # fmt: skip
-    return claims(study) + adaptive(study) + "".join(parts) + equivalences(study) + correlations(study)
+    return claims(study) + comparisons(study) + "".join(parts) + correlations(study)
 
 
 def claims(study: Study) -> str:
@@ -133,75 +132,62 @@ def claims(study: Study) -> str:
     rows = []
     for c in declared["claims"]:
         why = c["what_would_decide"] if c["status"] in ("inconclusive", "not measured") else ""
-        p = c["p_support_holm"] if c["status"] != "contradicted" else c["p_contradict_holm"]
+        interval = (
+            f"{_g(c['ratio'], '.3g')} ({_g(c['interval_low'], '.3g')} to {_g(c['interval_high'], '.3g')})"
+            if c["interval_low"] is not None
+            else _g(c["ratio"], ".3g")
+        )
         rows.append(
             f"<tr><td>{_e(c['id'])}</td><td>{_e(c['statement'])}</td><td>{_e(c['kind'])}</td>"
             f'<td class="{css.get(c["status"], "inc")}">{_e(c["status"])}</td><td>{_e(c["statistic"])}</td>'
-            f'<td class="n">{_g(p, ".3g")}</td><td class="n">{_e(", ".join(f"{a} vs {b}" for a, b in c["n_per_side"]))}</td>'
+            f'<td class="n">{_e(interval)}</td><td class="n">{_e(", ".join(f"{a} vs {b}" for a, b in c["n_per_side"]))}</td>'
             f"<td>{_e(why)}</td><td>{_e(c['tested_on'])}</td></tr>"
         )
     error = f'<p class="small">{_e(declared["error"])}</p>' if declared.get("error") else ""
     return (
         f'<section id="claims"><h2>Claims: the declared hypotheses</h2><p class="small">{_e(declared["source"])} '
-        f"(sha256 {_e(declared['sha256'][:12])}…): {_e(declared['note'])}. Tested as one family: Holm over all "
-        "declared hypotheses, supported and contradicted apart (docs/method.md rule 20).</p>"
+        f"(sha256 {_e(declared['sha256'][:12])}…): {_e(declared['note'])}. <strong>Guarantee: "
+        f"{_e(declared.get('guarantee', ''))}</strong> (docs/method.md, \"What a verdict guarantees\").</p>"
         f"{error}<table><tr><th>id</th><th>hypothesis</th><th>kind</th><th>status</th><th>statistic</th>"
-        "<th>p (Holm)</th><th>n per side</th><th>what would decide it</th><th>tested on</th></tr>"
+        "<th>ratio (bounds)</th><th>n per side</th><th>what would decide it</th><th>tested on</th></tr>"
         f"{''.join(rows)}</table></section>"
     )
 
 
-def adaptive(study: Study) -> str:
-    """An adaptive sweep's questions with their sequential verdicts: these, not the fixed-sample tables, decide."""
-    design = study.adaptive
-    if not design:
+def comparisons(study: Study) -> str:
+    """Every question of the study, once: its verdict, effect, interval, n and looks, under the family's
+    guarantee stated above the table."""
+    if not study.answers:
         return ""
     body = []
-    for q in design["questions"]:
+    for ans in study.answers:
+        q = ans.record()
         css = {"lower": "lower", "higher": "higher", "equivalent": "lower"}.get(q["verdict"], "inc")
-        ci = f"{_pct(q['ci95_low_rel'])} to {_pct(q['ci95_high_rel'])}" if q["ci95_low_rel"] is not None else "—"
+        ci = f"{_pct(q['ci_low_rel'])} to {_pct(q['ci_high_rel'])}" if q["ci_low_rel"] is not None else "—"
         verdict = q["verdict"] if q["verdict"] != "open" else f"open: {q['reason']}"
         body.append(
             f"<tr><td>{_e(q['question'])}</td><td>{_e(', '.join(q['kinds']))}</td>"
             f'<td class="n">{_pct(q["delta_rel"])}</td><td class="n">{ci}</td>'
-            f'<td class="n">{q["looks"]}</td><td class="n">{q["n_reference"]} vs {q["n_other"]}</td>'
+            f'<td class="n">{q["looks"]}</td><td class="n">{q["n_other"]} vs {q["n_reference"]}</td>'
             f'<td class="{css}">{_e(verdict)}</td></tr>'
         )
-    decided = sum(1 for q in design["questions"] if q["verdict"] != "open")
-    return (
-        '<section id="adaptive"><h2>Adaptive sweep: the study\'s questions, decided sequentially</h2>'
-        f'<p class="small">{decided} of {len(design["questions"])} questions decided after {design["rounds"]} '
-        f"look(s) ({_e(design['stopped'] or 'running')}); {design['min_repetitions']} to "
-        f"{design['max_repetitions']} repetitions per configuration. Method: {_e(design['method'])}, "
-        f"α = {design['alpha']:g}, equivalence margin ±{design['margin_rel'] * 100:.3g} % (docs/method.md "
-        "rule 19). These verdicts hold under the repeated looks; the fixed-sample tests below do not account "
-        "for them and are descriptive for this sweep.</p><table><tr><th>question</th><th>asked by</th>"
-        "<th>(B − A)/A</th><th>repeated 95 % CI</th><th>looks</th><th>n</th><th>verdict</th></tr>"
-        f"{''.join(body)}</table></section>"
+    decided = sum(1 for a in study.answers if a.decided)
+    design = study.design
+    how = (
+        f"an adaptive sweep: {len(design.rounds)} look(s) ({_e(design.stopped or 'running')}), "
+        f"{design.min_repetitions} to {design.max_repetitions} repetitions per configuration"
+        if design is not None
+        else "one look at the finished runs"
     )
-
-
-def equivalences(study: Study) -> str:
-    rows = study.equivalences
-    if not rows:
-        return ""
-    body = []
-    for r in rows:
-        ci = f"{_pct(r.ci90_low_rel)} to {_pct(r.ci90_high_rel)}" if r.ci90_low_rel is not None else "—"
-        css = "lower" if r.verdict == "equivalent" else "higher" if r.verdict == "different" else "inc"
-        body.append(
-            f"<tr><td>{_e(r.model)}</td><td>{_e(r.batch_size)}</td><td>{_e(r.provider)}</td><td>{_e(r.a)}</td>"
-            f'<td>{_e(r.b)}</td><td class="n">{r.n_a} vs {r.n_b}</td><td class="n">{_pct(r.diff_rel)}</td>'
-            f'<td class="n">{ci}</td><td class="n">{_e(p_text(r.p_tost)) if r.p_tost is not None else "—"}</td>'
-            f'<td class="{css}">{_e(r.verdict)}</td></tr>'
-        )
+    level = study.answers[0].result.ci_percent
     return (
-        f'<section id="equivalence"><h2>Equivalence within ±{study.margin_rel * 100:.3g} %</h2><p class="small">Two '
-        "one-sided tests (TOST, Welch): <em>equivalent</em> when the 90 % interval of the difference lies inside "
-        "the margin; <em>different</em> when a test finds a difference; otherwise inconclusive. Margin: "
-        "<code>--margin</code> (report command) or <code>margin=</code> (page).</p><table><tr><th>model</th>"
-        "<th>batch</th><th>provider</th><th>A</th><th>B</th><th>n</th><th>(B − A)/A</th><th>90 % CI</th>"
-        f"<th>TOST p</th><th>verdict</th></tr>{''.join(body)}</table></section>"
+        '<section id="comparisons"><h2>Comparisons: the study\'s questions, one verdict each</h2>'
+        f'<p class="small"><strong>Guarantee: {_e(study.family.guarantee)}.</strong> {decided} of '
+        f"{len(study.answers)} decided; data from {how}. Method: {_e(study.answers[0].result.method)}; "
+        f"equivalence margin ±{study.margin_rel * 100:.3g} % (docs/method.md, \"What a verdict guarantees\").</p>"
+        "<table><tr><th>question</th><th>asked by</th><th>(B − A)/A</th>"
+        f"<th>{level} repeated CI</th><th>looks</th><th>n (B vs A)</th><th>verdict</th></tr>"
+        f"{''.join(body)}</table></section>"
     )
 
 

@@ -1,17 +1,18 @@
-"""The study's questions across groups: conversion, providers, batch size, equivalence, energy against time.
+"""The study across groups: its tables, and its questions answered as one family.
 
-``analysis`` answers one question per group (which runtime is lowest). The study (Alizadeh & Castor, CAIN
-2024) asks more, and this module answers it from the same series, never pooling runs of different hardware:
+``analysis`` groups the runs (model, batch size, provider, hardware; never pooled across hardware). The
+study (Alizadeh & Castor, CAIN 2024) asks more, and this module lays it out from the same series:
 
 - conversions: every ``onnx (from X)`` against native ``X`` in the same model, batch, provider and hardware;
-- providers: the same ONNX series on cpu / cuda / tensorrt side by side;
-- batch effects: a series' energy per sample at its smallest and largest batch size;
-- equivalences: "A and B are equivalent within ±m" only from a TOST (docs/method.md rule 13);
-- correlation: energy per sample against latency per sample across series (rule 15), and the series that
-  depart most from the trend;
+- providers: the same series on cpu / cuda / tensorrt side by side;
+- batch effects: a series' energy per sample at its smallest and largest batch size (descriptive);
+- correlation: energy per sample against latency per sample across series, and the series that depart most
+  from the trend;
 - overview: every series' energy relative to its group's best.
 
-Relative differences follow ``stats``: ``other / reference − 1`` with a delta-method 95 % interval (rule 14).
+Every verdict word comes from ``questions.answers`` (``green_mlflow.study``: one estimate, one decision
+procedure, one family), written into the tables by ``comparisons.apply``. Relative differences are
+``other / reference − 1`` (the ratio of geometric means where every value is > 0).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from green_mlflow.report.analysis import ALPHA, BASES, LATENCY, Group, Quantity, Series, View
+from green_mlflow.report.analysis import BASES, LATENCY, Group, Quantity, Series, View
 from green_mlflow.report.correlation import Correlation, spearman
-from green_mlflow.report.stats import Comparison, compare, holm, tost, welch_p
+from green_mlflow.study.defaults import MARGIN_REL
+from green_mlflow.study.design import Design
+from green_mlflow.study.estimate import point, use_log
+from green_mlflow.study.family import Family
 
-DEFAULT_MARGIN = 0.05  # equivalence margin: ±5 % of the reference mean
-MIN_N = 3  # fewer runs per series: every verdict is "inconclusive", whatever a test says
 DEPARTURES = 3  # series named as departing most from the energy-time trend
 
 
@@ -47,35 +49,11 @@ class Row:
     reference_mean: float | None
     other_mean: float | None
     delta_rel: float | None
-    ci_low: float | None
+    ci_low: float | None  # the answer's repeated interval (``questions``); None for a descriptive row
     ci_high: float | None
-    test: str | None
-    p_value: float | None
-    p_holm: float | None = None
-    verdict: str = ""
+    verdict: str = ""  # the answer's verdict, or "descriptive (…)" where the row is not a question
     estimated: bool = False
     extra: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class EquivalenceRow:
-    model: str
-    batch_size: str
-    provider: str
-    hardware: str
-    metric: str
-    a: str
-    b: str
-    n_a: int
-    n_b: int
-    margin_rel: float
-    diff_rel: float | None  # (mean_b − mean_a) / mean_a
-    ci90_low_rel: float | None
-    ci90_high_rel: float | None
-    p_tost: float | None
-    p_difference: float | None
-    verdict: str  # equivalent | different | inconclusive
-    estimated: bool = False
 
 
 @dataclass
@@ -84,10 +62,11 @@ class Study:
     conversions: list[Row]
     providers: list[Row]
     batch_effects: list[Row]
-    equivalences: list[EquivalenceRow]
     correlations: list[dict]
     overview: list[dict]
-    adaptive: dict | None = None  # an adaptive sweep: its design and every question's sequential answer
+    family: Family | None = None  # the questions' family: what each verdict guarantees
+    answers: list = field(default_factory=list)  # ``questions.Answer``: one per comparison, every verdict
+    design: Design | None = None  # the adaptive sweep's looks, when the data came from one
     claims: dict | None = None  # declared hypotheses tested as one family (``claims.py``): claims.json
 
 
@@ -100,8 +79,8 @@ def _energy(series: list[Series]) -> Quantity | None:
 
 
 def _row(group: Group, metric: Quantity, ref: Series, other: Series, **extra: str) -> Row:
-    c: Comparison = compare(ref.values(metric.metric), other.values(metric.metric))
-    half = c.relative_diff_ci95
+    """A descriptive row: means and the ratio of b to a; ``comparisons.apply`` adds the answer's verdict."""
+    a, b = ref.values(metric.metric), other.values(metric.metric)
     return Row(
         model=group.model,
         batch_size=group.batch_size,
@@ -110,36 +89,16 @@ def _row(group: Group, metric: Quantity, ref: Series, other: Series, **extra: st
         metric=metric.metric,
         reference=ref.name,
         other=other.name,
-        n_reference=c.n_a,
-        n_other=c.n_b,
-        reference_mean=c.mean_a,
-        other_mean=c.mean_b,
-        delta_rel=c.relative_diff,
-        ci_low=None if half is None or c.relative_diff is None else c.relative_diff - half,
-        ci_high=None if half is None or c.relative_diff is None else c.relative_diff + half,
-        test=c.test,
-        p_value=c.p_value,
+        n_reference=len(a),
+        n_other=len(b),
+        reference_mean=ref.mean(metric.metric),
+        other_mean=other.mean(metric.metric),
+        delta_rel=point(a, b, use_log(a, b)),
+        ci_low=None,
+        ci_high=None,
         estimated=metric.estimated,
         extra=dict(extra),
     )
-
-
-def _judge(rows: list[Row]) -> list[Row]:
-    """Holm over the table (one family per metric kind), then a verdict per row."""
-    for energy in (True, False):
-        family = [r for r in rows if (r.metric != LATENCY.metric) == energy]
-        for row, p in zip(family, holm([r.p_value for r in family])):
-            row.p_holm = p
-    for row in rows:
-        if min(row.n_reference, row.n_other) < MIN_N:
-            row.verdict = f"inconclusive: n = {row.n_reference} vs {row.n_other} is too few"
-        elif row.p_holm is None:
-            row.verdict = "inconclusive: no test was possible"
-        elif row.p_holm < ALPHA:
-            row.verdict = "lower" if (row.delta_rel or 0) < 0 else "higher"
-        else:
-            row.verdict = "no significant difference"
-    return rows
 
 
 def conversions(groups: list[Group]) -> list[Row]:
@@ -154,7 +113,7 @@ def conversions(groups: list[Group]) -> list[Row]:
                 for metric in (energy, LATENCY):
                     if metric is not None and all(s.values(metric.metric) for s in pair):
                         rows.append(_row(group, metric, native, onnx, source=source, mode=onnx.mode))
-    return _judge(rows)
+    return rows
 
 
 def providers(groups: list[Group]) -> list[Row]:
@@ -176,10 +135,13 @@ def providers(groups: list[Group]) -> list[Row]:
             ref_group, ref = min(valued, key=lambda gs: gs[1].mean(metric.metric))
             for group, s in valued:
                 if s is not ref:
-                    row = _row(group, metric, ref, s, reference_provider=ref_group.provider)
+                    row = _row(
+                        group, metric, ref, s, reference_provider=ref_group.provider, reference_series=ref.name,
+                        other_series=s.name,
+                    )
                     row.reference, row.other = f"{ref.name} on {ref_group.provider}", f"{s.name} on {group.provider}"
                     rows.append(row)
-    return _judge(rows)
+    return rows
 
 
 def batch_effects(groups: list[Group]) -> list[Row]:
@@ -201,55 +163,6 @@ def batch_effects(groups: list[Group]) -> list[Row]:
         row = _row(large_group, metric, small, large, small_batch=small_group.batch_size)
         row.reference, row.other = f"{small.name} at batch {small_group.batch_size}", f"batch {large_group.batch_size}"
         rows.append(row)
-    return _judge(rows)
-
-
-def equivalences(groups: list[Group], margin_rel: float = DEFAULT_MARGIN) -> list[EquivalenceRow]:
-    """Every pair of series in a group, on the group's basis: equivalent, different or inconclusive."""
-    rows = []
-    for group in groups:
-        if group.basis is None:
-            continue
-        metric = group.basis.metric
-        ranked = [s for s in group.series if s.values(metric)]
-        for i, a in enumerate(ranked):
-            for b in ranked[i + 1 :]:
-                e = tost(a.values(metric), b.values(metric), margin_rel)
-                p_difference = welch_p(a.values(metric), b.values(metric))
-                scale = abs(e.mean_a) if e.mean_a else None
-
-                def rel(value: float | None, scale: float | None = scale) -> float | None:
-                    return value / scale if value is not None and scale else None
-
-                if min(e.n_a, e.n_b) < MIN_N or e.p_tost is None:
-                    verdict = f"inconclusive: n = {e.n_a} vs {e.n_b} is too few"
-                elif e.p_tost < ALPHA:
-                    verdict = "equivalent"
-                elif p_difference is not None and p_difference < ALPHA:
-                    verdict = "different"
-                else:
-                    verdict = "inconclusive: neither equivalent nor different at this n"
-                rows.append(
-                    EquivalenceRow(
-                        group.model,
-                        group.batch_size,
-                        group.provider,
-                        group.hardware,
-                        metric,
-                        a.name,
-                        b.name,
-                        e.n_a,
-                        e.n_b,
-                        margin_rel,
-                        rel(e.diff),
-                        rel(e.ci90_low),
-                        rel(e.ci90_high),
-                        e.p_tost,
-                        p_difference,
-                        verdict,
-                        group.basis.estimated,
-                    )
-                )
     return rows
 
 
@@ -355,22 +268,29 @@ def overview(groups: list[Group]) -> list[dict]:
     return cells
 
 
-def study(view: View, margin_rel: float = DEFAULT_MARGIN) -> Study:
+def study(view: View, margin_rel: float = MARGIN_REL) -> Study:
+    """The study of ``view``: its tables, and every question answered as one family by the one decision
+    procedure, over the looks of the adaptive sweep that collected the data when there was one."""
+    from green_mlflow.report.comparisons import apply
+    from green_mlflow.report.questions import answers
+
     groups = view.groups
+    design = Design.from_dict(view.dataset.design) if view.dataset.design else None
     result = Study(
-        margin_rel=margin_rel,
+        margin_rel=design.margin_rel if design is not None else margin_rel,
         conversions=conversions(groups),
         providers=providers(groups),
         batch_effects=batch_effects(groups),
-        equivalences=equivalences(groups, margin_rel),
         correlations=correlations(groups),
         overview=overview(groups),
+        design=design,
     )
-    if view.dataset.design or view.dataset.hypotheses:
-        from green_mlflow.report.decisions import adaptive_answers, tested_claims
+    result.family, result.answers = answers(view, result, design)
+    apply(view, result, result.answers)
+    for row in result.batch_effects:
+        row.verdict = "descriptive (not one of the study's questions)"
+    if view.dataset.hypotheses:
+        from green_mlflow.report.decisions import tested_claims
 
-        if view.dataset.design:
-            result.adaptive = adaptive_answers(view, result, view.dataset.design)
-        if view.dataset.hypotheses:
-            result.claims = tested_claims(view, result, view.dataset.hypotheses)
+        result.claims = tested_claims(view, result, view.dataset.hypotheses)
     return result

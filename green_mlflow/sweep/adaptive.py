@@ -22,49 +22,18 @@ from pathlib import Path
 
 from green_mlflow.meters.base import MEASURED
 from green_mlflow.report.analysis import analyse
-from green_mlflow.report.boundaries import SPENDING
+from green_mlflow.report.claims import Claim, claims
 from green_mlflow.report.data import Dataset, JobRun, job_from_run
 from green_mlflow.report.hypotheses import Declared
-from green_mlflow.report.questions import DESIGN_ARTIFACT, Answer, Design, answers
-from green_mlflow.report.sequential import method_text, next_repetitions
+from green_mlflow.report.parent_artifacts import DESIGN_ARTIFACT
+from green_mlflow.report.questions import Answer
 from green_mlflow.report.study import study
+from green_mlflow.study.design import AdaptiveSettings, Design
+from green_mlflow.study.sequential import method_text, next_repetitions
 from green_mlflow.sweep.ledger import read_ledger, read_parent
 from green_mlflow.sweep.outcome import current, duration
 
-
-@dataclass(frozen=True)
-class AdaptiveSettings:
-    """``hydra.sweeper.*`` of an adaptive sweep."""
-
-    min_repetitions: int = 3
-    max_repetitions: int = 10
-    max_per_round: int = 4
-    budget_s: float | None = None
-    budget_wh: float | None = None
-    margin_rel: float = 0.05
-    alpha: float = 0.05
-    spending: str = "pocock"
-
-    def check(self) -> None:
-        """Refuse settings that cannot work, saying what is allowed."""
-        if not 2 <= self.min_repetitions <= self.max_repetitions:
-            raise ValueError(
-                f"hydra.sweeper.min_repetitions={self.min_repetitions} and max_repetitions={self.max_repetitions}: "
-                "allowed 2 <= min_repetitions <= max_repetitions (a look needs 2 runs per series for a variance)"
-            )
-        if self.max_per_round < 1:
-            raise ValueError(f"hydra.sweeper.max_per_round={self.max_per_round}: allowed 1 or more")
-        for name in ("budget_s", "budget_wh"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"hydra.sweeper.{name}={value}: allowed a positive number, or null for no budget")
-        if self.spending not in SPENDING:
-            raise ValueError(
-                f"hydra.sweeper.spending={self.spending}: allowed {', '.join(SPENDING)} (Pocock decides clear "
-                "differences at the first look; O'Brien-Fleming keeps more power for the last one)"
-            )
-        if not 0 < self.margin_rel < 1:
-            raise ValueError(f"hydra.sweeper.margin={self.margin_rel}: allowed between 0 and 1 (0.05 is ±5 %)")
+__all__ = ["AdaptiveSettings", "AdaptiveSweep", "Configuration", "measured_energy_j"]
 
 
 def measured_energy_j(run: JobRun) -> float:
@@ -99,14 +68,12 @@ class AdaptiveSweep:
     design: Design = field(init=False)
     round: int = 0
     answers: list[Answer] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)  # the declared hypotheses, decided as the report does
     _runs: dict[str, JobRun] = field(default_factory=dict)
     _budget_note: bool = False
 
     def __post_init__(self) -> None:
-        s = self.settings
-        self.design = Design(
-            s.min_repetitions, s.max_repetitions, s.margin_rel, s.alpha, method_text(s.spending), spending=s.spending
-        )
+        self.design = Design.of(self.settings, method_text(self.settings.spending))
 
     # -- jobs -------------------------------------------------------------------------------------------------
     def _jobs(self, extra: dict[int, int]) -> list[list[str]]:
@@ -154,14 +121,19 @@ class AdaptiveSweep:
                 measured.append(self._runs[run_id])
         return used, measured
 
-    def _evaluate(self, used: list[JobRun]) -> list[Answer]:
+    def _evaluate(self, used: list[JobRun]) -> None:
+        """The questions and the declared claims on what has finished, exactly as the report will decide them."""
         counts: dict[str, int] = {}
         for run in used:
             counts[run.config_hash] = counts.get(run.config_hash, 0) + 1
         self.design.rounds.append(counts)
-        dataset = Dataset("adaptive sweep", "", "", [], used, [])
+        dataset = Dataset("adaptive sweep", "", "", [], used, [], design=self.design.to_dict())
         view = analyse(dataset, traces=False)
-        return answers(view, study(view, self.settings.margin_rel), self.design, self.declared)
+        result = study(view, self.settings.margin_rel)
+        if not self.design.family_size:  # fixed at the first look: later looks decide at the same level
+            self.design.family_size = result.family.size
+        self.answers = result.answers
+        self.claims = claims(view, result, self.declared, self.design) if self.declared is not None else []
 
     def _log_design(self, used: list[JobRun]) -> None:
         parent = read_parent(self.folder)
@@ -178,8 +150,9 @@ class AdaptiveSweep:
     def next_round(self) -> list[list[str]]:
         """Evaluate the questions on what has finished; the next round's jobs, or [] when the sweep is done."""
         used, measured = self._load()
-        self.answers = self._evaluate(used)
+        self._evaluate(used)
         open_answers = [a for a in self.answers if not a.decided]
+        open_claims = [c for c in self.claims if c.status == "inconclusive"]
         by_hash = {c.config_hash: i for i, c in enumerate(self.configurations) if c.config_hash}
         extra: dict[int, int] = {}
         cap = self.settings.max_repetitions
@@ -195,9 +168,16 @@ class AdaptiveSweep:
                     want = min(more, room)
                     if want > 0:
                         extra[i] = max(extra.get(i, 0), want)
+        for claim in open_claims:  # a claim still open: the configurations of its pairs, a full round more
+            for i in self._claim_configurations(claim, by_hash):
+                want = min(self.settings.max_per_round, cap - self.configurations[i].planned)
+                if want > 0:
+                    extra[i] = max(extra.get(i, 0), want)
         decided = len(self.answers) - len(open_answers)
         head = f"adaptive sweep, after round {self.round}: {decided} of {len(self.answers)} questions decided"
-        if not open_answers:
+        if self.claims:
+            head += f", {len(self.claims) - len(open_claims)} of {len(self.claims)} claims"
+        if not open_answers and not open_claims:
             return self._stop(used, f"{head}; every question is decided", "every question decided")
         if not extra:
             return self._stop(used, f"{head}; the open ones are at max_repetitions={cap}", "max_repetitions reached")
@@ -214,6 +194,10 @@ class AdaptiveSweep:
         )
         self._log_design(used)
         return jobs
+
+    def _claim_configurations(self, claim: Claim, by_hash: dict[str, int]) -> set[int]:
+        """The configurations whose runs an open claim reads."""
+        return {by_hash[h] for h in claim.config_hashes if h in by_hash}
 
     def _job_s(self, used: list[JobRun]) -> float:
         walls = [r.metrics["job_wall_s"] for r in used if r.metrics.get("job_wall_s")]
@@ -255,6 +239,9 @@ class AdaptiveSweep:
         for ans in self.answers:
             if not ans.decided:
                 self.say(f"  open: {ans.question.text}: {self.open_reason(ans)}")
+        for claim in self.claims:
+            if claim.status == "inconclusive":
+                self.say(f"  open claim {claim.hypothesis.id}: {claim.decide}")
         return []
 
     def open_reason(self, ans: Answer) -> str:

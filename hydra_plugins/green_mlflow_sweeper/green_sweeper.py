@@ -25,6 +25,7 @@ from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
 
 from green_mlflow.config.schema import MAX_REPETITIONS
+from green_mlflow.study.defaults import MARGIN_REL, SPENDING
 from green_mlflow.sweep.matrix import without_native_sources
 
 
@@ -43,8 +44,8 @@ class GreenSweeperConf:
     max_per_round: int = 4
     budget_s: Optional[float] = None  # noqa: UP045
     budget_wh: Optional[float] = None  # noqa: UP045
-    margin: float = 0.05
-    spending: str = "pocock"  # or obf: the alpha-spending function of the repeated confidence intervals
+    margin: float = MARGIN_REL
+    spending: str = SPENDING  # or obf: the alpha-spending function of the repeated confidence intervals
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="green", node=GreenSweeperConf, provider="green_mlflow")
@@ -81,15 +82,15 @@ class GreenSweeper(BasicSweeper):
         max_per_round: int = 4,
         budget_s: float | None = None,
         budget_wh: float | None = None,
-        margin: float = 0.05,
-        spending: str = "pocock",
+        margin: float = MARGIN_REL,
+        spending: str = SPENDING,
     ):
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.shuffle = shuffle
         self.seed = seed
         self.adaptive = None  # the adaptive sweep's settings (``green_mlflow.sweep.adaptive``), when asked for
         if adaptive:
-            from green_mlflow.sweep.adaptive import AdaptiveSettings
+            from green_mlflow.study.design import AdaptiveSettings
 
             self.adaptive = AdaptiveSettings(
                 min_repetitions, max_repetitions, max_per_round, budget_s, budget_wh, float(margin), spending=spending

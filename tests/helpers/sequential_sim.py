@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from green_mlflow.report.sequential import SequentialResult, next_repetitions, sequential_compare
+from green_mlflow.study.sequential import SequentialResult, next_repetitions, sequential_compare
 
 Compare = Callable[[Sequence[float], Sequence[float], Sequence[tuple[int, int]], int, float, float], SequentialResult]
 

@@ -20,7 +20,6 @@ from green_mlflow.report.data import client_artifact_reader, load, load_sweep
 from green_mlflow.report.findings import findings_document
 from green_mlflow.report.hypotheses import parse
 from green_mlflow.report.parent_artifacts import HYPOTHESES_ARTIFACT
-from green_mlflow.report.stats import holm
 from green_mlflow.report.study import study
 from tests.helpers.synthetic import Job, make_sweep
 
@@ -82,7 +81,7 @@ def test_lower_is_supported_contradicted_or_inconclusive_as_the_data_say(view):
     )
 
 
-def test_the_one_sided_p_is_welchs_on_the_logs_and_holm_runs_over_the_family(view):
+def test_each_claim_is_decided_at_its_bonferroni_share_with_welchs_statistic_at_hsus_df(view):
     import numpy as np
 
     found = _claims(
@@ -92,12 +91,17 @@ def test_the_one_sided_p_is_welchs_on_the_logs_and_holm_runs_over_the_family(vie
   - {id: T, statement: t, kind: lower, a: {runtime: torch}, b: {runtime: onnx, source: torch}}
 """,
     )
+    level = 0.05 / 2  # two declared hypotheses: each at alpha / 2
+    assert found["S"].level == pytest.approx(level) and found["T"].level == pytest.approx(level)
     a, b = np.log([1.0 * k for k in TIGHT]), np.log([0.8 * k for k in TIGHT])
-    reference = stats.ttest_ind(b, a, equal_var=False, alternative="less").pvalue
-    assert found["S"].p_support == pytest.approx(reference, rel=1e-9)
-    assert [found["S"].p_support_holm, found["T"].p_support_holm] == pytest.approx(
-        holm([found["S"].p_support, found["T"].p_support]), rel=1e-12
+    welch = stats.ttest_ind(b, a, equal_var=False)
+    se = (b.mean() - a.mean()) / welch.statistic
+    half = stats.t.ppf(1 - level, len(TIGHT) - 1) * se  # the one-sided bound at the claim's level, Hsu's df
+    assert found["S"].interval == pytest.approx(
+        (np.exp(b.mean() - a.mean() - half), np.exp(b.mean() - a.mean() + half)), rel=1e-9
     )
+    assert (found["S"].status == "supported") == (stats.t.cdf(welch.statistic, len(TIGHT) - 1) < level)
+    assert found["S"].record()["correction"].startswith("Bonferroni over the declared hypotheses")
 
 
 def test_equivalence_best_and_ranking_changes(view):
@@ -226,8 +230,8 @@ def test_every_kind_comes_out_supported_contradicted_and_inconclusive_where_buil
     (claim,) = claims(
         view, study(view), parse(f"hypotheses:\n  - {{id: H, statement: s, {KIND_CASES[kind][status][1:]}\n", "t")
     )
-    assert claim.status == status, (claim.statistic, claim.p_support, claim.p_contradict, claim.detail)
-    assert claim.p_support is not None and claim.p_contradict is not None and claim.n
+    assert claim.status == status, (claim.statistic, claim.supported, claim.contradicted, claim.detail)
+    assert claim.supported is not None and claim.contradicted is not None and claim.n
 
 
 def _correlation_view(tmp_path: Path, energy_ranks: list[int]):
@@ -258,20 +262,25 @@ def test_correlation_comes_out_as_its_rho_interval_and_exact_p_say(tmp_path: Pat
     rho = stats.spearmanr(range(len(energy_ranks)), energy_ranks).statistic
     assert claim.ratio == pytest.approx(rho) and claim.status == status, claim.statistic
     if len(energy_ranks) == 3:
-        assert claim.p_support == pytest.approx(1 / 3) and claim.ci95 is None and "more series" in claim.decide
+        assert "p = 0.333" in claim.statistic and claim.interval is None and "more series" in claim.decide
 
 
 @pytest.mark.parametrize(
     "gap,sd,family", [(0.5, 0.2, 1), (0.1, 0.2, 13), (1.0, 0.3, 5), (0.05, 0.01, 2), (0.02, 0.1, 10)]
 )
 def test_runs_that_would_decide_match_statsmodels_power_of_a_t_test(gap: float, sd: float, family: int):
-    """The smallest equal n at which a one-sided two-sample t-test reaches 80 % power at alpha/family — down to n = 2,
-    where the normal approximation would say too few."""
+    """The smallest equal n at which a one-sided two-sample t-test at Hsu's df (n − 1) reaches 80 % power at
+    alpha/family — down to n = 2, where the normal approximation would say too few."""
     from statsmodels.stats.power import TTestIndPower
 
-    from green_mlflow.report.claims import Test, _n_to_decide
+    from green_mlflow.report.claims import _n_to_decide
+    from green_mlflow.study.estimate import Estimate
 
-    t = Test(d=gap, se=sd * math.sqrt(2 / 5), df=8.0, n_a=5, n_b=5)  # SD sd at 5 runs a side
-    n = _n_to_decide(t, 0.0, family)
-    exact = TTestIndPower().solve_power(effect_size=gap / sd, alpha=0.05 / family, power=0.8, alternative="larger")
-    assert n == max(2, math.ceil(exact - 1e-9)), (n, exact)
+    est = Estimate(d=gap, se=sd * math.sqrt(2 / 5), df=4.0, sd=sd, n_a=5, n_b=5, log=True)  # SD sd at 5 a side
+    n = _n_to_decide(est, 0.0, 0.05 / family)
+    power = TTestIndPower()
+    exact = next(
+        m for m in range(2, 10_000)
+        if power.power(effect_size=gap / sd, nobs1=m, alpha=0.05 / family, df=m - 1, alternative="larger") >= 0.8
+    )  # fmt: skip
+    assert n == exact, (n, exact)

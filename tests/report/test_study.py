@@ -59,78 +59,82 @@ def _natives(document, model_batch=("mobilenet_v2", 1), provider="cpu"):
     ]
 
 
-def _relative_diff_ci(a, b):
-    """mean_b/mean_a − 1 and its delta-method 95 % half width, from scratch."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    r = b.mean() / a.mean()
-    ta, tb = r**2 * a.var(ddof=1) / a.size / a.mean() ** 2, b.var(ddof=1) / b.size / a.mean() ** 2
-    df = (ta + tb) ** 2 / (ta**2 / (a.size - 1) + tb**2 / (b.size - 1))
-    return r - 1, stats.t.ppf(0.975, df) * math.sqrt(ta + tb)
+def _log_interval(a, b, level):
+    """exp(mean log b − mean log a) − 1 and its two-sided ``level`` t interval at Hsu's df, from scratch."""
+    x, y = np.log(a), np.log(b)
+    d = y.mean() - x.mean()
+    se = math.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
+    half = stats.t.ppf(0.5 + level / 2, min(x.size, y.size) - 1) * se
+    return math.expm1(d), math.expm1(d - half), math.expm1(d + half)
+
+
+def _comparison(document, a, b, model_batch=("mobilenet_v2", 1), provider="cpu"):
+    for c in document["comparisons"]:
+        if (c["model"], c["batch_size"], c["reference_provider"]) == (*model_batch, provider) and {
+            c["reference"],
+            c["other"],
+        } == {a, b}:
+            return c
+    raise AssertionError(f"no comparison of {a} and {b}")
+
+
+def test_every_comparison_is_decided_at_its_bonferroni_share_of_alpha(document):
+    document, _ = document
+    comparisons = document["comparisons"]
+    assert len(comparisons) >= 6
+    assert [c["alpha"] for c in comparisons] == pytest.approx([0.05 / len(comparisons)] * len(comparisons))
+    assert f"among the {len(comparisons)} comparisons" in document["guarantee"]
 
 
 def test_onnx_from_torch_20_percent_lower_is_found_with_its_statistics(document):
     document, _ = document
     (torch_row,) = [c for c in _natives(document) if c["source"] == "torch"]
-    native, onnx = [0.8 * 0 + e * 0.8 for e in TORCH], [e * 0.8 for e in ONNX_TORCH]  # net = gross × 0.8
+    native, onnx = [e * 0.8 for e in TORCH], [e * 0.8 for e in ONNX_TORCH]  # net = gross × 0.8
     assert torch_row["metric"] == "energy_per_sample_net_j" and torch_row["verdict"] == "lower"
-    delta, half = _relative_diff_ci(native, onnx)
-    assert torch_row["delta_rel"] == pytest.approx(delta, abs=1e-9) and delta == pytest.approx(-0.2, abs=1e-9)
-    assert torch_row["ci_low"] == pytest.approx(delta - half, abs=1e-9)
-    assert torch_row["ci_high"] == pytest.approx(delta + half, abs=1e-9)
-    assert torch_row["test"] == "welch_t"
-    assert torch_row["p_value"] == pytest.approx(stats.ttest_ind(onnx, native, equal_var=False).pvalue, abs=1e-9)
+    answer = _comparison(document, "torch", "onnx (from torch)")
+    delta, low, high = _log_interval(native, onnx, 1 - answer["alpha"])
+    assert torch_row["delta_rel"] == pytest.approx(delta, abs=1e-9) and delta == pytest.approx(-0.2, abs=2e-3)
+    assert (torch_row["ci_low"], torch_row["ci_high"]) == pytest.approx((low, high), abs=1e-9)
+    assert (answer["ci_low_rel"], answer["ci_high_rel"]) == pytest.approx((low, high), abs=1e-9)
     assert (torch_row["n_native"], torch_row["n_onnx"]) == (8, 8)
     assert torch_row["native_mean"] == pytest.approx(np.mean(native), abs=1e-9)
 
 
-def test_holm_runs_over_the_conversion_table_as_one_family(document):
-    document, _ = document
-    energy = [c for c in document["conversions"] if c["metric"] != "latency_mean_ms"]
-    raw = [c["p_value"] for c in energy]
-    order = np.argsort(raw)
-    running, expected = 0.0, [None] * len(raw)
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(raw) - rank) * raw[i]))
-        expected[i] = running
-    assert [c["p_holm"] for c in energy] == pytest.approx(expected, abs=1e-9)
-
-
-def test_two_runs_against_two_are_inconclusive_never_a_verdict(document):
+def test_two_runs_against_two_are_open_never_a_verdict(document):
     document, _ = document
     (tf_row,) = [c for c in _natives(document) if c["source"] == "tf"]
-    assert tf_row["verdict"].startswith("inconclusive: n = 2 vs 2")
-    sentence = next(
-        f
-        for f in document["findings"]
-        if f["kind"] == "conversion" and f["other"] == "onnx (from tf)" and f["metric"].startswith("energy")
-    )
-    assert sentence["text"].startswith("Inconclusive: onnx (from tf) had") and "n = 2 vs 2" in sentence["text"]
+    assert tf_row["verdict"] == "open"
+    answer = _comparison(document, "tf", "onnx (from tf)")
+    assert answer["verdict"] == "open" and (answer["n_reference"], answer["n_other"]) == (2, 2)
+    sentence = next(f for f in document["findings"] if f["kind"] == "comparison" and f["question"] == answer["question"])
+    assert sentence["text"].startswith("Open: onnx (from tf) is") and "not yet decided" in sentence["text"]
 
 
-def test_equal_series_are_equivalent_by_tost_and_different_ones_different(document):
+def test_equal_series_are_equivalent_and_different_ones_different(document):
     document, _ = document
-    pairs = {
-        (e["a"], e["b"]): e
-        for e in document["equivalences"]
-        if (e["model"], e["batch_size"], e["provider"]) == ("mobilenet_v2", 1, "cpu")
-    }
-    pair = pairs.get(("torch", "mxnet")) or pairs[("mxnet", "torch")]
+    pair = _comparison(document, "torch", "mxnet")
     assert pair["verdict"] == "equivalent" and pair["margin_rel"] == 0.05
-    a = [e * 0.8 for e in (TORCH if pair["a"] == "torch" else MXNET)]
-    b = [e * 0.8 for e in (MXNET if pair["a"] == "torch" else TORCH)]
-    # TOST from scratch (Welch): the larger of the two one-sided p-values against ±5 % of a's mean
-    diff, bound = np.mean(b) - np.mean(a), 0.05 * np.mean(a)
-    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
-    se, df = math.sqrt(va + vb), (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    p = max(stats.t.sf((diff + bound) / se, df), stats.t.cdf((diff - bound) / se, df))
-    assert pair["p_tost"] == pytest.approx(p, abs=1e-9) and p < 0.05
-    half = stats.t.ppf(0.95, df) * se
-    assert pair["ci90_low_rel"] == pytest.approx((diff - half) / np.mean(a), abs=1e-9)
-    onnx_pair = next(e for e in pairs.values() if {e["a"], e["b"]} == {"torch", "onnx (from torch)"})
-    assert onnx_pair["verdict"] == "different"
-    texts = [f["text"] for f in document["findings"] if f["kind"] == "equivalence"]
+    a = [e * 0.8 for e in (TORCH if pair["reference"] == "torch" else MXNET)]
+    b = [e * 0.8 for e in (MXNET if pair["reference"] == "torch" else TORCH)]
+    # TOST at the comparison's level: the 1 − 2 alpha interval (Hsu's df) inside ±5 %
+    _, low, high = _log_interval(a, b, 1 - 2 * pair["alpha"])
+    assert (pair["eq_low_rel"], pair["eq_high_rel"]) == pytest.approx((low, high), abs=1e-9)
+    assert -0.05 < low and high < 0.05
+    assert _comparison(document, "torch", "onnx (from torch)")["verdict"] in ("lower", "higher")
+    texts = [f["text"] for f in document["findings"] if f["kind"] == "comparison"]
     assert any("equivalent in net energy per sample within ±5 %" in t for t in texts)
     assert not any(w in " ".join(f["text"] for f in document["findings"]) for w in ("indistinguishable", " same "))
+
+
+def test_each_pair_is_stated_once_in_the_findings(document):
+    document, _ = document
+    stated = [
+        (f["model"], f["batch_size"], frozenset((f["reference"], f["other"])), f["reference_provider"], f["other_provider"])
+        for f in document["findings"]
+        if f["kind"] == "comparison"
+    ]
+    assert stated and len(stated) == len(set(stated))
+    assert {f["kind"] for f in document["findings"]}.isdisjoint({"conversion", "provider", "equivalence", "adaptive"})
 
 
 def test_energy_follows_time_with_spearman_computed_independently(document):
@@ -156,28 +160,19 @@ def test_batch_size_providers_overview_and_findings_carry_their_numbers(document
         for b in document["batch_effects"]
         if b["reference"].startswith("torch at batch 1") and b["metric"].startswith("energy")
     ]
-    assert batch["delta_rel"] == pytest.approx(-0.75, abs=1e-9) and batch["verdict"] == "lower"
+    assert batch["delta_rel"] == pytest.approx(-0.75, abs=1e-9) and batch["verdict"].startswith("descriptive")
     (provider,) = [p for p in document["providers"] if p["metric"].startswith("energy")]
     # each provider against the lowest one: cuda (0.5 J) is the reference, cpu (0.8 J) is 60 % above it
     assert provider["reference"] == "onnx (from torch) on cuda" and provider["other"] == "onnx (from torch) on cpu"
     assert provider["delta_rel"] == pytest.approx(0.8 / 0.5 - 1, abs=1e-9) and provider["verdict"] == "higher"
+    assert _comparison(document, "onnx (from torch)", "onnx (from torch)", provider="cuda")["verdict"] == "higher"
     best = [o for o in document["overview"] if o["relative_to_best"] == 1.0]
     assert {(o["series"], o["batch_size"], o["provider"]) for o in best} >= {("onnx (from torch)", 1, "cpu")}
-    sentence = next(f["text"] for f in document["findings"] if f["kind"] == "conversion" and f["verdict"] == "lower")
-    assert (
-        "onnx (from torch) had 20 % less net energy per sample than torch for mobilenet_v2 at batch 1 on cpu"
-        in sentence
-    )
-    assert "Holm-corrected" in sentence and "n = 8 vs 8" in sentence
+    answer = _comparison(document, "torch", "onnx (from torch)")
+    sentence = next(f["text"] for f in document["findings"] if f.get("question") == answer["question"])
+    assert "onnx (from torch) has 20 % less net energy per sample than torch" in sentence
+    assert "repeated CI" in sentence and "n = 8 vs 8" in sentence and "(mobilenet_v2 at batch 1)" in sentence
     assert document["schema"] == "green_mlflow.findings/1" and document["equivalence_margin_rel"] == 0.05
-
-
-def test_the_equivalence_tables_difference_test_is_welchs():
-    from green_mlflow.report.stats import welch_p
-
-    a, b = [1.0, 1.1, 0.9, 1.05], [1.2, 1.3, 1.25, 1.1, 1.4]
-    assert welch_p(a, b) == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue, abs=1e-12)
-    assert welch_p([1.0], b) is None and welch_p([2.0, 2.0], [2.0, 2.0]) == 1.0
 
 
 def test_runs_of_two_machines_are_never_pooled(tmp_path):

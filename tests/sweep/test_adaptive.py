@@ -103,16 +103,22 @@ def test_the_design_on_the_parent_run_gives_the_report_the_same_looks_and_verdic
     )
     assert len(design["rounds"]) == 1 and design["rounds"][0][_hash("onnx", "torch", "ort_all")] == 3
     view = analyse(load_sweep(first_round.client, first_round.parent, client_artifact_reader(first_round.client)))
-    answered = study(view).adaptive
-    assert answered is not None and answered["method"].startswith("repeated confidence intervals")
-    by_pair = {(q["reference"], q["other"]): q for q in answered["questions"]}
+    answered = study(view)
+    assert answered.design is not None and answered.design.rounds == design["rounds"]
+    assert answered.design.family_size == state.design.family_size == len(state.answers)
+    by_pair = {(a.question.a.name, a.question.b.name): a.record() for a in answered.answers}
+    assert by_pair[("torch", "onnx (from torch)")]["method"].startswith("repeated confidence intervals")
     assert by_pair[("torch", "onnx (from torch)")]["verdict"] == "lower"
     assert by_pair[("torch", "onnx (from torch)")]["kinds"][0] == "conversion"
     assert by_pair[("torch", "tf")]["verdict"] == "open" and by_pair[("torch", "tf")]["n_reference"] == 3
-    document = findings_document(view, study(view))
-    sentences = [f for f in document["findings"] if f["kind"] == "adaptive"]
-    assert any("decided at look 1 of 1" in f["text"] and "n = 3 vs 3" in f["text"] for f in sentences)
-    assert json.loads(json.dumps(document))["adaptive"]["questions"][0]["batch_size"] == 1  # a number
+    # the sweep and the report: the same verdict for every question
+    assert {a.question.text: a.result.verdict for a in state.answers} == {
+        a.question.text: a.result.verdict for a in answered.answers
+    }
+    document = json.loads(json.dumps(findings_document(view, answered)))
+    sentences = [f for f in document["findings"] if f["kind"] == "comparison" and f["verdict"] == "lower"]
+    assert any("n = 3 vs 3" in f["text"] for f in sentences)
+    assert document["comparisons"][0]["batch_size"] == 1  # a number
 
 
 def test_an_open_question_at_max_repetitions_ends_the_sweep_and_says_why(tmp_path: Path, sqlite_uri: str):
@@ -166,7 +172,7 @@ def test_settings_that_cannot_work_are_refused_with_what_is_allowed():
         AdaptiveSettings(budget_s=0).check()
 
 
-def test_declared_comparison_hypotheses_are_questions_of_the_adaptive_sweep(first_round: Sweep):
+def test_an_open_declared_claim_keeps_its_configurations_in_the_next_round(first_round: Sweep):
     from green_mlflow.report.hypotheses import parse
 
     declared = parse(
@@ -177,6 +183,7 @@ def test_declared_comparison_hypotheses_are_questions_of_the_adaptive_sweep(firs
     state = _state(first_round, [], max_repetitions=10)
     state.declared = declared
     jobs = state.next_round()
-    (asked,) = [a for a in state.answers if "hypothesis H1" in a.question.kinds]
-    assert {asked.question.a.name, asked.question.b.name} == {"torch", "tf"}
-    assert asked.result.verdict == "open" and any("x=tf" in job for job in jobs)
+    (claim,) = state.claims
+    assert claim.hypothesis.id == "H1" and claim.status == "inconclusive"
+    assert claim.config_hashes == {_hash("torch", None, "eager"), _hash("tf", None, "function")}
+    assert any("x=tf" in job for job in jobs) and any("x=torch" in job for job in jobs)

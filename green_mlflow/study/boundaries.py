@@ -17,6 +17,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize, special
 
+from green_mlflow.study.defaults import SPENDING as SPENDING_DEFAULT
+
 # Grid resolution of Jennison & Turnbull's (2000, §19.2) Simpson rule: 12r - 3 points at most. gsDesign uses
 # r = 18; r = 32 costs under a millisecond a look and agrees with r = 128 to 1e-6 (5 looks, and 28 looks).
 _R = 32
@@ -132,7 +134,7 @@ def _state(fractions: tuple[float, ...], alpha: float, spending: str) -> _State:
     return _next(_state(fractions[:-1], alpha, spending), fractions[-1], alpha, spending)
 
 
-def boundaries(fractions: tuple[float, ...], alpha: float, spending: str = "obf") -> tuple[float, ...]:
+def boundaries(fractions: tuple[float, ...], alpha: float, spending: str = SPENDING_DEFAULT) -> tuple[float, ...]:
     """Two-sided symmetric z boundaries c_1..c_K for looks at increasing information fractions (last may be < 1),
     such that P(|Z_k| >= c_k for some k <= K | H0) spends alpha(t_k) cumulatively. Recursive numerical
     integration over a grid (Armitage, McPherson & Rowe 1969; Jennison & Turnbull 2000 ch. 19). lru_cache'd.
