@@ -25,9 +25,9 @@ of the measured windows (``energy_per_sample_gross[_estimated]_j`` × ``measured
 jobs) and of the jobs (windows + warm-up + model load, the ``{domain}_*energy*_j`` metrics of docs/metrics.md).
 Where the names carry ``_estimated`` the figure is an estimate (TDP × utilisation), not a meter reading.
 
-Agreement: each question of the adaptive arm (``report/findings.json`` → ``adaptive.questions``) against the
-fixed arm's verdict for the same pair (its ``conversions`` table, else its ``equivalences`` table), both put
-into one vocabulary: different-lower, different-higher, equivalent, undecided.
+Agreement: each question of the adaptive arm (``report/findings.json`` → ``comparisons``) against the fixed
+arm's verdict for the same pair (its ``comparisons``: the same engine at one look), both put into one
+vocabulary: different-lower, different-higher, equivalent, undecided.
 
 ``--tiny``: torch and onnx, mobilenet_v2 at 32 px, shrunk windows (``TINY_MEASURE``, as the tests use), 4
 repetitions in the fixed arm and at most 4 in the adaptive one, one pair: about 2 minutes on a 2-core VM.
@@ -170,45 +170,30 @@ def adaptive_verdict(verdict: str) -> str:
 
 
 def fixed_verdict(question: dict, findings: dict | None) -> tuple[str, str, str]:
-    """The fixed arm's verdict on the adaptive question's pair: (one vocabulary, as written, which table)."""
+    """The fixed arm's verdict on the adaptive question's pair (its ``comparisons``: the same engine, one look):
+    (one vocabulary, as written, where it was found)."""
     if not findings:
         return "undecided", "no findings.json", "–"
-    ref, other, metric = question["reference"], question["other"], question["metric"]
-    where = (str(question["model"]), str(question["batch_size"]), question.get("reference_provider"))
-    for row in findings.get("conversions", []):
-        if (str(row["model"]), str(row["batch_size"]), row["provider"]) != where or row["metric"] != metric:
+    key = (str(question["model"]), str(question["batch_size"]), question["metric"])
+    sides = (
+        (question["reference"], question.get("reference_provider")),
+        (question["other"], question.get("other_provider")),
+    )
+    for row in findings.get("comparisons", []):
+        if (str(row["model"]), str(row["batch_size"]), row["metric"]) != key:
             continue
-        native, onnx = row["source"], f"onnx (from {row['source']})"
-
-        def named(name: str, label: str) -> bool:
-            return name == label or name.startswith(label + " ")
-
-        v = row["verdict"]
-        mapped = {"lower": "different-lower", "higher": "different-higher"}.get(v, "undecided")
-        if named(ref, native) and named(other, onnx):
-            return mapped, v, "conversions"
-        if named(ref, onnx) and named(other, native):
-            return _flip(mapped), v, "conversions"
-    for row in findings.get("equivalences", []):
-        if (str(row["model"]), str(row["batch_size"]), row["provider"]) != where or row["metric"] != metric:
-            continue
-        v, diff = row["verdict"], row.get("diff_rel")
-        if v == "equivalent":
-            mapped = "equivalent"
-        elif v == "different" and diff is not None:
-            mapped = "different-lower" if diff < 0 else "different-higher"
-        else:
-            mapped = "undecided"
-        if (row["a"], row["b"]) == (ref, other):
-            return mapped, v, "equivalences"
-        if (row["a"], row["b"]) == (other, ref):
-            return _flip(mapped), v, "equivalences"
-    return "undecided", "not in the fixed arm's tables", "–"
+        mapped = adaptive_verdict(row["verdict"])
+        pair = ((row["reference"], row["reference_provider"]), (row["other"], row["other_provider"]))
+        if pair == sides:
+            return mapped, row["verdict"], "comparisons"
+        if pair == sides[::-1]:
+            return _flip(mapped), row["verdict"], "comparisons"
+    return "undecided", "not among the fixed arm's comparisons", "–"
 
 
 def agreement(fixed: dict, adaptive: dict) -> list[dict]:
     """One entry per question of the adaptive arm: both verdicts, and whether they agree."""
-    questions = ((adaptive.get("findings") or {}).get("adaptive") or {}).get("questions", [])
+    questions = (adaptive.get("findings") or {}).get("comparisons", [])
     entries = []
     for q in questions:
         f_mapped, f_raw, table = fixed_verdict(q, fixed.get("findings"))
@@ -222,7 +207,7 @@ def agreement(fixed: dict, adaptive: dict) -> list[dict]:
                 "adaptive": a_mapped,
                 "adaptive_raw": q["verdict"],
                 "adaptive_delta_rel": q.get("delta_rel"),
-                "adaptive_ci95_rel": [q.get("ci95_low_rel"), q.get("ci95_high_rel")],
+                "adaptive_ci_rel": [q.get("ci_low_rel"), q.get("ci_high_rel")],
                 "adaptive_n": [q.get("n_reference"), q.get("n_other")],
                 "adaptive_looks": q.get("looks"),
                 "adaptive_reason": q.get("reason"),

@@ -154,7 +154,7 @@ def _fmt(rate: list[float]) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'case':<44} {'rate':<18} {'value (± MC SE)':<19} {'target':<14} {'reps med/mean':<14} ms/sweep"]
+    lines = [f"{'case':<44} {'rate':<26} {'value (± MC SE)':<19} {'target':<14} {'reps med/mean':<14} ms/sweep"]
     for row in rows:
         shown = {
             "a": ["false_difference"],
@@ -175,7 +175,7 @@ def table(rows: list[dict]) -> str:
                 tail = f"{reps['median']:>4g} / {reps['mean']:<5.2f}{fixed:<11} {row['ms_per_sweep']:.1f}"
             else:
                 head, tail = " " * 44, ""
-            lines.append(f"{head} {key:<18} {_fmt(row['rates'][key]):<19} {verdict:<14} {tail}")
+            lines.append(f"{head} {key:<26} {_fmt(row['rates'][key]):<19} {verdict:<14} {tail}")
     return "\n".join(lines)
 
 
@@ -200,36 +200,46 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [c for c in cases(args.power_cv) if args.only in c[1].name]
     pool = ProcessPoolExecutor(args.workers) if args.workers > 1 else None
     rows, began = [], time.perf_counter()
+
+    def document(done: bool) -> dict:
+        cpu = sum(r["seconds"] for r in rows)
+        return {
+            "benchmark": "study_error_rates",
+            "complete": done,  # False while cases are still running (the file is rewritten after each case)
+            "sweeps_per_case": args.sweeps,
+            "seed": args.seed,
+            "workers": args.workers,
+            "wall_s": round(time.perf_counter() - began, 1),
+            "cpu_s": round(cpu, 1),
+            "ms_cpu_per_sweep": round(1000 * cpu / max(sum(r["sweeps"] for r in rows), 1), 2),
+            "commit": _commit(),
+            "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
+            "settings": "AdaptiveSettings() defaults: min 3, max 10, max_per_round 4, margin 0.05, alpha 0.05, pocock",
+            "target_rule": "rate <= 0.05 + 3 * sqrt(0.05 * 0.95 / sweeps)",
+            "claims_text_shim": "case (d) ran with tests/helpers/sweep_sim.fast_claim_planning (statuses unchanged)",
+            "cases": rows,
+        }
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     try:
         for kind, case, target in chosen:
             stats = run_case(case, args.sweeps, args.seed, pool, args.workers)
             rows.append(measure(kind, stats, target))
-            print(f"[{time.perf_counter() - began:7.0f} s] {case.name}: {rows[-1]['ms_per_sweep']} ms/sweep", flush=True)
+            args.out.write_text(json.dumps(document(False), indent=1) + "\n")
+            print(
+                f"[{time.perf_counter() - began:7.0f} s] {case.name}: {rows[-1]['ms_per_sweep']} ms/sweep", flush=True
+            )
     finally:
         if pool is not None:
             pool.shutdown()
-    wall = time.perf_counter() - began
+    final = document(True)
+    args.out.write_text(json.dumps(final, indent=1) + "\n")
     print()
     print(table(rows))
-    cpu = sum(r["seconds"] for r in rows)
     total = sum(r["sweeps"] for r in rows)
-    print(f"\n{total} sweeps in {wall:.0f} s wall ({args.workers} worker(s)); {1000 * cpu / total:.1f} ms CPU per sweep")
-    document = {
-        "benchmark": "study_error_rates",
-        "sweeps_per_case": args.sweeps,
-        "seed": args.seed,
-        "workers": args.workers,
-        "wall_s": round(wall, 1),
-        "cpu_s": round(cpu, 1),
-        "commit": _commit(),
-        "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
-        "settings": "AdaptiveSettings() defaults: min 3, max 10, max_per_round 4, margin 0.05, alpha 0.05, pocock",
-        "target_rule": "rate <= 0.05 + 3 * sqrt(0.05 * 0.95 / sweeps)",
-        "claims_text_shim": "case (d) ran with tests/helpers/sweep_sim.fast_claim_planning (statuses unchanged)",
-        "cases": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=1) + "\n")
+    print(
+        f"\n{total} sweeps in {final['wall_s']:.0f} s wall ({args.workers} worker(s)); {final['ms_cpu_per_sweep']} ms CPU per sweep"
+    )
     print(f"written: {args.out}")
     return 0
 

@@ -17,18 +17,18 @@ def _load():
     return module
 
 
-def test_both_tables_map_to_one_vocabulary():
+def test_both_arms_map_to_one_vocabulary():
     ab = _load()
-    q = {"model": "m", "batch_size": 1, "reference_provider": "cpu", "metric": "e", "reference": "torch"}
-    conversion = {"model": "m", "batch_size": "1", "provider": "cpu", "metric": "e", "source": "torch"}
-    findings = {"conversions": [conversion | {"verdict": "lower"}], "equivalences": []}
-    assert ab.fixed_verdict(q | {"other": "onnx (from torch)"}, findings)[0] == "different-lower"
-    findings["conversions"][0]["verdict"] = "inconclusive: n = 2 vs 2 is too few"
-    assert ab.fixed_verdict(q | {"other": "onnx (from torch)"}, findings)[0] == "undecided"
-    row = {"model": "m", "batch_size": "1", "provider": "cpu", "metric": "e", "a": "tf", "b": "torch"}
-    findings = {"conversions": [], "equivalences": [row | {"verdict": "different", "diff_rel": -0.2}]}
-    assert ab.fixed_verdict(q | {"other": "tf"}, findings)[0] == "different-higher", "the pair asked the other way"
-    assert ab.fixed_verdict(q | {"other": "mxnet"}, findings)[0] == "undecided"
+    q = {"model": "m", "batch_size": 1, "metric": "e", "reference": "torch", "reference_provider": "cpu"}
+    row = {"model": "m", "batch_size": 1, "metric": "e", "reference_provider": "cpu", "other_provider": "cpu"}
+    findings = {"comparisons": [row | {"reference": "torch", "other": "onnx (from torch)", "verdict": "lower"}]}
+    assert ab.fixed_verdict(q | {"other": "onnx (from torch)", "other_provider": "cpu"}, findings)[0] == "different-lower"
+    findings["comparisons"][0]["verdict"] = "open"
+    assert ab.fixed_verdict(q | {"other": "onnx (from torch)", "other_provider": "cpu"}, findings)[0] == "undecided"
+    findings = {"comparisons": [row | {"reference": "tf", "other": "torch", "verdict": "lower"}]}
+    tf = q | {"other": "tf", "other_provider": "cpu"}
+    assert ab.fixed_verdict(tf, findings)[0] == "different-higher", "the pair asked the other way"
+    assert ab.fixed_verdict(q | {"other": "mxnet", "other_provider": "cpu"}, findings)[0] == "undecided"
     assert [ab.adaptive_verdict(v) for v in ("lower", "higher", "equivalent", "open")] == [
         "different-lower",
         "different-higher",
