@@ -149,9 +149,8 @@ def apply(view: View, study, answers: list[Answer]) -> None:
                     (s.name, group.provider), group.basis.metric,
                 )  # fmt: skip
     for row in [*study.conversions, *study.providers]:
-        ref_provider = row.extra.get("reference_provider", row.provider)
-        a = (row.extra.get("reference_series", row.reference), ref_provider)
-        b = (row.extra.get("other_series", row.other), row.provider)
+        p = row.pair
+        a, b = (p.a.name, p.ga.provider), (p.b.name, p.gb.provider)
         r = oriented(found, row.model, row.batch_size, row.hardware, a, b, row.metric)
         if r is None:
             row.verdict = "descriptive (not one of the study's questions)"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from green_mlflow.report.analysis import LATENCY, Group, Series, View
+from green_mlflow.report.analysis import Group, Series, View
 from green_mlflow.study.defaults import ALPHA, SPENDING
 from green_mlflow.study.design import Design
 from green_mlflow.study.family import Family
@@ -125,13 +125,12 @@ def ref(group: Group, series: Series) -> SeriesRef:
     )
 
 
-def questions(view: View, study) -> list[Question]:
-    """Every question the study's tables ask of this view, once each (``study``: ``study.Study``). The declared
-    hypotheses are a family of their own (``claims``)."""
-    located: dict[tuple, tuple[Group, Series]] = {}
-    for group in view.groups:
-        for s in group.series:
-            located[(group.model, group.batch_size, group.provider, group.hardware, s.name)] = (group, s)
+def questions(view: View) -> list[Question]:
+    """Every question the study asks of this view, once each, built from its groups (the tables show the same
+    pairs: ``study.conversion_pairs``, ``study.provider_pairs``). The declared hypotheses are a family of their
+    own (``claims``)."""
+    from green_mlflow.report.study import conversion_pairs, primary, provider_pairs
+
     asked: dict[tuple, Question] = {}
 
     def ask(ga: Group, a: Series, gb: Group, b: Series, metric: str, estimated: bool, kind: str) -> None:
@@ -147,18 +146,8 @@ def questions(view: View, study) -> list[Question]:
             return
         asked[key] = Question(ra, rb, metric, estimated, (kind,))
 
-    def primary(rows):  # the energy row of a pair where there is one, else its latency row
-        energy = {(r.model, r.batch_size, r.hardware, r.reference, r.other) for r in rows if r.metric != LATENCY.metric}
-        return [
-            r
-            for r in rows
-            if r.metric != LATENCY.metric or (r.model, r.batch_size, r.hardware, r.reference, r.other) not in energy
-        ]
-
-    for row in primary(study.conversions):
-        ga, a = located[(row.model, row.batch_size, row.provider, row.hardware, row.reference)]
-        gb, b = located[(row.model, row.batch_size, row.provider, row.hardware, row.other)]
-        ask(ga, a, gb, b, row.metric, row.estimated, "conversion")
+    for p in primary(conversion_pairs(view.groups)):
+        ask(p.ga, p.a, p.gb, p.b, p.quantity.metric, p.quantity.estimated, "conversion")
     for group in view.groups:
         ranked = [s for s in group.series if group.basis and s.values(group.basis.metric)]
         if len(ranked) >= 2:
@@ -167,11 +156,8 @@ def questions(view: View, study) -> list[Question]:
             for i, a in enumerate(ranked):
                 for b in ranked[i + 1 :]:
                     ask(group, a, group, b, group.basis.metric, group.basis.estimated, "equivalence")
-    for row in primary(study.providers):  # "<series> on <provider>" against the same series on its lowest provider
-        ref_provider = row.extra["reference_provider"]
-        ga, a = located[(row.model, row.batch_size, ref_provider, row.hardware, row.reference.rsplit(" on ", 1)[0])]
-        gb, b = located[(row.model, row.batch_size, row.provider, row.hardware, row.other.rsplit(" on ", 1)[0])]
-        ask(ga, a, gb, b, row.metric, row.estimated, "provider")
+    for p in primary(provider_pairs(view.groups)):  # a series on each provider against its lowest provider
+        ask(p.ga, p.a, p.gb, p.b, p.quantity.metric, p.quantity.estimated, "provider")
     return list(asked.values())
 
 
@@ -223,9 +209,9 @@ def answer(view: View, question: Question, design: Design | None, level: float, 
     return Answer(question, result, looks)
 
 
-def answers(view: View, study, design: Design | None) -> tuple[Family, list[Answer]]:
+def answers(view: View, design: Design | None, margin_rel: float) -> tuple[Family, list[Answer]]:
     """Every question of the study, decided as one family (each at its share of alpha)."""
-    asked = questions(view, study)
+    asked = questions(view)
     fam = family(len(asked), design)
-    margin = design.margin_rel if design is not None else study.margin_rel
+    margin = design.margin_rel if design is not None else margin_rel
     return fam, [answer(view, q, design, fam.per_comparison, margin) for q in asked]

@@ -54,6 +54,7 @@ class Row:
     verdict: str = ""  # the answer's verdict, or "descriptive (…)" where the row is not a question
     estimated: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    pair: Pair | None = field(default=None, repr=False, compare=False)  # the series behind the row
 
 
 @dataclass
@@ -101,28 +102,42 @@ def _row(group: Group, metric: Quantity, ref: Series, other: Series, **extra: st
     )
 
 
-def conversions(groups: list[Group]) -> list[Row]:
-    """Every ONNX series against the native series of its source framework, in the same group."""
-    rows = []
+@dataclass(frozen=True)
+class Pair:
+    """Two series the study compares on one quantity: ``b`` (other) against ``a`` (reference), perhaps in two
+    groups (providers). The tables' rows and the study's questions are both made from pairs."""
+
+    ga: Group
+    a: Series
+    gb: Group
+    b: Series
+    quantity: Quantity
+    kind: str  # conversion | provider
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def conversion_pairs(groups: list[Group]) -> list[Pair]:
+    """Every ONNX series against the native series of its source framework, in the same group: on the pair's
+    energy quantity, and on latency."""
+    pairs = []
     for group in groups:
         for onnx in (s for s in group.series if s.runtime_label.startswith("onnx (from ")):
             source = onnx.runtime_label[len("onnx (from ") : -1]
             for native in (s for s in group.series if s.runtime_label == source):
-                pair = [native, onnx]
-                energy = _energy(pair)
-                for metric in (energy, LATENCY):
-                    if metric is not None and all(s.values(metric.metric) for s in pair):
-                        rows.append(_row(group, metric, native, onnx, source=source, mode=onnx.mode))
-    return rows
+                for metric in (_energy([native, onnx]), LATENCY):
+                    if metric is not None and native.values(metric.metric) and onnx.values(metric.metric):
+                        extra = (("source", source), ("mode", onnx.mode))
+                        pairs.append(Pair(group, native, group, onnx, metric, "conversion", extra))
+    return pairs
 
 
-def providers(groups: list[Group]) -> list[Row]:
+def provider_pairs(groups: list[Group]) -> list[Pair]:
     """The same series (an ONNX model, or a native runtime) on each provider, against its lowest provider."""
     by_series: dict[tuple, list[tuple[Group, Series]]] = defaultdict(list)
     for group in groups:
         for s in group.series:
             by_series[(group.model, group.batch_size, group.hardware, s.runtime_label, s.mode)].append((group, s))
-    rows = []
+    pairs = []
     for placed in by_series.values():
         if len({g.provider for g, _ in placed}) < 2:
             continue
@@ -135,13 +150,23 @@ def providers(groups: list[Group]) -> list[Row]:
             ref_group, ref = min(valued, key=lambda gs: gs[1].mean(metric.metric))
             for group, s in valued:
                 if s is not ref:
-                    row = _row(
-                        group, metric, ref, s, reference_provider=ref_group.provider, reference_series=ref.name,
-                        other_series=s.name,
-                    )
-                    row.reference, row.other = f"{ref.name} on {ref_group.provider}", f"{s.name} on {group.provider}"
-                    rows.append(row)
-    return rows
+                    extra = (("reference_provider", ref_group.provider),)
+                    pairs.append(Pair(ref_group, ref, group, s, metric, "provider", extra))
+    return pairs
+
+
+def primary(pairs: list[Pair]) -> list[Pair]:
+    """The pairs the study asks about: a pair's energy quantity where it has one, else its latency."""
+    with_energy = {(id(p.a), id(p.b)) for p in pairs if p.quantity.energy}
+    return [p for p in pairs if p.quantity.energy or (id(p.a), id(p.b)) not in with_energy]
+
+
+def _pair_row(pair: Pair) -> Row:
+    row = _row(pair.gb, pair.quantity, pair.a, pair.b, **dict(pair.extra))
+    if pair.kind == "provider":
+        row.reference, row.other = f"{pair.a.name} on {pair.ga.provider}", f"{pair.b.name} on {pair.gb.provider}"
+    row.pair = pair
+    return row
 
 
 def batch_effects(groups: list[Group]) -> list[Row]:
@@ -278,14 +303,14 @@ def study(view: View, margin_rel: float = MARGIN_REL) -> Study:
     design = Design.from_dict(view.dataset.design) if view.dataset.design else None
     result = Study(
         margin_rel=design.margin_rel if design is not None else margin_rel,
-        conversions=conversions(groups),
-        providers=providers(groups),
+        conversions=[_pair_row(p) for p in conversion_pairs(groups)],
+        providers=[_pair_row(p) for p in provider_pairs(groups)],
         batch_effects=batch_effects(groups),
         correlations=correlations(groups),
         overview=overview(groups),
         design=design,
     )
-    result.family, result.answers = answers(view, result, design)
+    result.family, result.answers = answers(view, design, result.margin_rel)
     apply(view, result, result.answers)
     for row in result.batch_effects:
         row.verdict = "descriptive (not one of the study's questions)"
