@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats as sps
 
-from green_mlflow.report.analysis import BASES, Quantity
-from green_mlflow.report.data import JobRun
-from green_mlflow.report.stats import holm
 from green_mlflow.study.estimate import estimate
+from green_mlflow.study.groups import BASES, Quantity
+from green_mlflow.study.runs import JobRun
+from green_mlflow.study.summary import holm
 
 LATENCY = Quantity("latency_p50_ms", "p50 latency per batch", "ms", energy=False)
 ENERGY_QUANTITIES = tuple(q for q in BASES if q.energy)

@@ -8,8 +8,9 @@ verdict of every conversion and provider row. ``sentence`` is the one way an ans
 
 from __future__ import annotations
 
-from green_mlflow.report.analysis import LATENCY, Group, Series, View
-from green_mlflow.report.questions import Answer
+from green_mlflow.report.analysis import View
+from green_mlflow.study.groups import LATENCY, Group, Series
+from green_mlflow.study.questions import Answer
 
 
 def _key(model: str, batch: str, hardware: str, a: tuple[str, str], b: tuple[str, str], metric: str) -> tuple:
@@ -96,20 +97,35 @@ def _how_obtained(group: Group) -> str:
     return " Energy measured."
 
 
+def _nothing_to_compare(group: Group) -> str | None:
+    """Why a group has no comparison to state, or None."""
+    finished = [s for s in group.series if s.finished]
+    at = f"{group.model} at batch {group.batch_size} on {group.provider}"
+    if not finished:
+        return f"No run finished for {at}: nothing to compare."
+    if group.basis is None:
+        return f"No energy or latency figure covers every runtime for {at}: nothing to rank."
+    ranked = [s for s in finished if s.values(group.basis.metric)]
+    if len(ranked) < 2:
+        return f"Only {ranked[0].name if ranked else finished[0].name} finished for {at}: nothing to compare it with."
+    return None
+
+
 def top_line(group: Group, found: dict[tuple, Answer]) -> str:
     """Which runtime, by how much on energy and on time, how sure, and how the energy was obtained."""
-    ranked = [s for s in group.series if s.finished and group.basis and s.values(group.basis.metric)]
+    nothing = _nothing_to_compare(group)
+    if nothing is not None:
+        return nothing
+    ranked = [s for s in group.series if s.finished and s.values(group.basis.metric)]
     at = f"{group.model} at batch {group.batch_size} on {group.provider}"
-    if len(ranked) < 2:
-        return group.verdict  # nothing to compare: analysis says why
     best, runner = ranked[0], ranked[1]
     pair = lambda metric: oriented(  # noqa: E731
         found, group.model, group.batch_size, group.hardware, (runner.name, group.provider),
         (best.name, group.provider), metric,
     )
     r = pair(group.basis.metric)
-    if r is None:
-        return group.verdict
+    if r is None:  # every pair of a group is a question: only a figure missing on one side gets here
+        return f"{best.name} had the lowest mean {group.basis.label} for {at}; {runner.name} has no comparable figure."
     quantity, obtained = group.basis.label, _how_obtained(group)
     time = _time(group, best, runner)
     if r["verdict"] == "lower":

@@ -9,8 +9,8 @@ from green_mlflow.report.analysis import View
 
 def tested_claims(view: View, result, declared: dict) -> dict:
     """The declared hypotheses' statuses, and whether they were declared before the first job started."""
-    from green_mlflow.report.claims import claims, family
-    from green_mlflow.report.hypotheses import HypothesisError, parse
+    from green_mlflow.study.claims import claims, family
+    from green_mlflow.study.hypotheses import HypothesisError, parse
 
     first_ms = min((r.start_time_ms for r in view.dataset.runs if r.start_time_ms), default=None)
     logged = declared.get("logged_ms")
@@ -29,5 +29,5 @@ def tested_claims(view: View, result, declared: dict) -> dict:
     except HypothesisError as err:
         return {**base, "claims": [], "error": str(err)}
     fam = family(parsed)
-    found = claims(view, result, parsed, result.design)
+    found = claims(view.groups, result, parsed, result.design)
     return {**base, "alpha": fam.alpha, "guarantee": fam.guarantee, "claims": [c.record() for c in found]}

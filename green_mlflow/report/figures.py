@@ -13,7 +13,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI; must precede pyplot's import
 import matplotlib.pyplot as plt  # noqa: E402
 
-from green_mlflow.report.analysis import LATENCY, Group, View  # noqa: E402
+from green_mlflow.report.analysis import View  # noqa: E402
+from green_mlflow.study.groups import LATENCY, Group  # noqa: E402
 
 
 def slug(text: str) -> str:

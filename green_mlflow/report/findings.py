@@ -11,9 +11,10 @@ import dataclasses
 import json
 from collections import Counter
 
-from green_mlflow.report.analysis import LATENCY, View
+from green_mlflow.report.analysis import View
 from green_mlflow.report.comparisons import sentence
-from green_mlflow.report.study import Row, Study
+from green_mlflow.study.groups import LATENCY
+from green_mlflow.study.tables import Row, Study
 
 SCHEMA = "green_mlflow.findings/1"
 WORDS = {

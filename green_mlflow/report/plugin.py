@@ -38,9 +38,10 @@ from mlflow.tracking import MlflowClient
 
 from green_mlflow.report.analysis import analyse
 from green_mlflow.report.cache import IncrementalSearch, PageCache
-from green_mlflow.report.data import RUN_ID, JobRun, ReportError, client_artifact_reader, load, searcher
+from green_mlflow.report.data import RUN_ID, ReportError, client_artifact_reader, load, searcher
 from green_mlflow.report.render import CSP, CSS, render
 from green_mlflow.study.defaults import MARGIN_REL
+from green_mlflow.study.runs import JobRun
 from green_mlflow.tracking.ui import ui_url
 
 log = logging.getLogger(__name__)

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from html import escape
 
 from green_mlflow.report import render_study, svg
-from green_mlflow.report.analysis import LATENCY, Group, Quantity, Series, View
+from green_mlflow.report.analysis import View
 from green_mlflow.report.comparisons import how_sure
-from green_mlflow.report.data import JobRun
 from green_mlflow.report.findings import findings_document
-from green_mlflow.report.stats import Summary
 from green_mlflow.report.study import Study, study
 from green_mlflow.study.defaults import MARGIN_REL
+from green_mlflow.study.groups import LATENCY, Group, Quantity, Series
+from green_mlflow.study.runs import JobRun
+from green_mlflow.study.summary import Summary
 
 RunLink = Callable[[JobRun], "str | None"]
 METHOD_LEGEND = {

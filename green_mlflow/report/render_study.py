@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from html import escape
 
-from green_mlflow.report.analysis import Group
 from green_mlflow.report.findings import WORDS
-from green_mlflow.report.study import Row, Study
+from green_mlflow.study.groups import Group
+from green_mlflow.study.tables import Row, Study
 
 DOMAINS = ("gpu", "cpu", "dram")
 UTILISATION = (

@@ -1,7 +1,7 @@
 """The adaptive sweep (``hydra.sweeper.adaptive=true``): repeat only what is still undecided.
 
 Round 1 runs every configuration ``min_repetitions`` times. After each round the study's questions
-(``green_mlflow.report.questions``: the report's own tables) are answered from the finished runs with the
+(``green_mlflow.study.questions``: what the report decides) are answered from the finished runs with the
 sequential method (docs/method.md rule 19); the next round repeats only the configurations of the series in
 open questions, as many times as an estimate of what would decide them says (at most ``max_per_round`` per
 round and ``max_repetitions`` in all). It stops when every question is decided, when every open question
@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from green_mlflow.meters.base import MEASURED
-from green_mlflow.report.analysis import analyse
-from green_mlflow.report.claims import Claim, claims
-from green_mlflow.report.data import Dataset, JobRun, job_from_run
-from green_mlflow.report.hypotheses import Declared
+from green_mlflow.report.data import job_from_run
 from green_mlflow.report.parent_artifacts import DESIGN_ARTIFACT
-from green_mlflow.report.questions import Answer
-from green_mlflow.report.study import study
+from green_mlflow.study.claims import Claim, claims
 from green_mlflow.study.design import AdaptiveSettings, Design
+from green_mlflow.study.groups import group_runs
+from green_mlflow.study.hypotheses import Declared
+from green_mlflow.study.questions import Answer
+from green_mlflow.study.runs import JobRun
 from green_mlflow.study.sequential import method_text, next_repetitions
+from green_mlflow.study.tables import build
 from green_mlflow.sweep.ledger import read_ledger, read_parent
 from green_mlflow.sweep.outcome import current, duration
 
@@ -127,13 +128,12 @@ class AdaptiveSweep:
         for run in used:
             counts[run.config_hash] = counts.get(run.config_hash, 0) + 1
         self.design.rounds.append(counts)
-        dataset = Dataset("adaptive sweep", "", "", [], used, [], design=self.design.to_dict())
-        view = analyse(dataset, traces=False)
-        result = study(view, self.settings.margin_rel)
+        groups = group_runs(used)
+        result = build(groups, self.design, self.settings.margin_rel)
         if not self.design.family_size:  # fixed at the first look: later looks decide at the same level
             self.design.family_size = result.family.size
         self.answers = result.answers
-        self.claims = claims(view, result, self.declared, self.design) if self.declared is not None else []
+        self.claims = claims(groups, result, self.declared, self.design) if self.declared is not None else []
 
     def _log_design(self, used: list[JobRun]) -> None:
         parent = read_parent(self.folder)

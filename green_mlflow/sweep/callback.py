@@ -20,9 +20,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from green_mlflow.contract import MeasureSettings
 from green_mlflow.plan import PlanError, plan_job
 from green_mlflow.redaction import redact_overrides, redact_text, redact_uri
-from green_mlflow.report.hypotheses import Declared, HypothesisError
-from green_mlflow.report.hypotheses import load as load_hypotheses
 from green_mlflow.report.parent_artifacts import HYPOTHESES_ARTIFACT
+from green_mlflow.study.hypotheses import Declared, HypothesisError
+from green_mlflow.study.hypotheses import load as load_hypotheses
 from green_mlflow.sweep.devices import LauncherError, check_launcher
 from green_mlflow.sweep.lifecycle import FolderTaken, close_sweep, measure_idle, open_parent, reap_dead_runs_of
 from green_mlflow.sweep.matrix import without_native_sources

@@ -145,7 +145,7 @@ class GreenSweeper(BasicSweeper):
         OmegaConf.save(self.config, folder / "multirun.yaml")
         declared = None
         if self.config.get("hypotheses"):  # checked by the sweep's callback before anything ran
-            from green_mlflow.report.hypotheses import load as load_hypotheses
+            from green_mlflow.study.hypotheses import load as load_hypotheses
 
             declared = load_hypotheses(str(self.config.hypotheses))
         configurations = [Configuration(list(c), self._config_hash(list(c))) for c in combinations]

@@ -8,7 +8,7 @@ from scipy import stats
 
 from green_mlflow.gate import render
 from green_mlflow.gate.judge import judge, one_sided_p
-from green_mlflow.report.data import JobRun
+from green_mlflow.study.runs import JobRun
 
 
 def runs(latency_ms: list[float], energy_j: list[float] | None = None, *, runtime="torch", hardware="cpu-a", **kw):

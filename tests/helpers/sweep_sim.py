@@ -34,8 +34,8 @@ import numpy as np
 from mlflow.entities import Metric, Param, Run, RunData, RunInfo, RunTag
 
 from green_mlflow.report.data import JobRun, job_from_run
-from green_mlflow.report.hypotheses import Declared, parse
 from green_mlflow.study.design import AdaptiveSettings
+from green_mlflow.study.hypotheses import Declared, parse
 from green_mlflow.study.sequential import sequential_compare
 from green_mlflow.sweep import outcome
 from green_mlflow.sweep.adaptive import AdaptiveSweep, Configuration
@@ -234,7 +234,7 @@ def _n_to_decide_fast(est, shift: float, level: float) -> int | None:
     answer, and only that chunk is scanned (the original tries every n, one scalar scipy call each)."""
     from scipy import stats as sps
 
-    from green_mlflow.report.claims import POWER
+    from green_mlflow.study.claims import POWER
 
     gap = abs(est.d - shift)
     if gap <= 0 or est.sd <= 0:
@@ -259,7 +259,7 @@ def fast_claim_planning():
     it) is ``_n_to_decide_fast``. The original tries n = 2 .. 10,000 one scipy call at a time, ~0.3 s per
     inconclusive comparison claim and look, ~2 s per simulated sweep of ``false_claims``; the statuses are the
     same with or without it (``tests/study/test_error_rates.py`` checks both the values and a whole sweep)."""
-    from green_mlflow.report import claims
+    from green_mlflow.study import claims
 
     original = claims._n_to_decide
     claims._n_to_decide = _n_to_decide_fast

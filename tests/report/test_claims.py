@@ -15,12 +15,12 @@ from mlflow.tracking import MlflowClient
 from scipy import stats
 
 from green_mlflow.report.analysis import analyse
-from green_mlflow.report.claims import claims
 from green_mlflow.report.data import client_artifact_reader, load, load_sweep
 from green_mlflow.report.findings import findings_document
-from green_mlflow.report.hypotheses import parse
 from green_mlflow.report.parent_artifacts import HYPOTHESES_ARTIFACT
 from green_mlflow.report.study import study
+from green_mlflow.study.claims import claims
+from green_mlflow.study.hypotheses import parse
 from tests.helpers.synthetic import Job, make_sweep
 
 TIGHT = [0.99, 1.0, 1.01, 0.995, 1.005, 1.0]  # six repetitions, 0.7 % spread
@@ -57,7 +57,7 @@ def view(tmp_path_factory):
 
 
 def _claims(view, text: str):
-    return {c.hypothesis.id: c for c in claims(view, study(view), parse(f"hypotheses:\n{text}", "test.yaml"))}
+    return {c.hypothesis.id: c for c in claims(view.groups, study(view), parse(f"hypotheses:\n{text}", "test.yaml"))}
 
 
 def test_lower_is_supported_contradicted_or_inconclusive_as_the_data_say(view):
@@ -140,10 +140,10 @@ def test_correlation_of_measured_energy_is_supported_and_of_estimated_energy_is_
 
 
 def test_the_paper_file_parses_and_every_claim_gets_a_status(view):
-    from green_mlflow.report.hypotheses import load as load_hypotheses
+    from green_mlflow.study.hypotheses import load as load_hypotheses
 
     declared = load_hypotheses("paper")
-    results = claims(view, study(view), declared)
+    results = claims(view.groups, study(view), declared)
     assert len(results) == len(declared.hypotheses) == 13
     assert all(c.status in ("supported", "contradicted", "inconclusive", "not measured") for c in results)
     by_id = {c.hypothesis.id: c for c in results}
@@ -187,7 +187,7 @@ def test_a_correlation_claim_on_estimated_energy_is_not_measured_and_says_why(tm
     ]
     view = analyse(load(client, make_sweep(client, "estimated", jobs)), traces=False)
     text = "hypotheses:\n  - {id: R, statement: s, kind: correlation}\n  - {id: L, statement: s, kind: lower, a: {runtime: tf}, b: {runtime: torch}}\n"
-    claim, lower = claims(view, study(view), parse(text, "t"))
+    claim, lower = claims(view.groups, study(view), parse(text, "t"))
     assert claim.status == "not measured" and "circular" in claim.decide and "energy counter" in claim.decide
     # a comparison of estimated energy is made, and says it compared an estimate
     assert lower.status == "supported" and lower.statistic.endswith(
@@ -228,7 +228,7 @@ KIND_CASES = {
 @pytest.mark.parametrize("kind,status", [(k, s) for k, cases in KIND_CASES.items() for s in cases])
 def test_every_kind_comes_out_supported_contradicted_and_inconclusive_where_built_so(view, kind: str, status: str):
     (claim,) = claims(
-        view, study(view), parse(f"hypotheses:\n  - {{id: H, statement: s, {KIND_CASES[kind][status][1:]}\n", "t")
+        view.groups, study(view), parse(f"hypotheses:\n  - {{id: H, statement: s, {KIND_CASES[kind][status][1:]}\n", "t")
     )
     assert claim.status == status, (claim.statistic, claim.supported, claim.contradicted, claim.detail)
     assert claim.supported is not None and claim.contradicted is not None and claim.n
@@ -258,7 +258,7 @@ def _correlation_view(tmp_path: Path, energy_ranks: list[int]):
 )
 def test_correlation_comes_out_as_its_rho_interval_and_exact_p_say(tmp_path: Path, energy_ranks, status):
     view = _correlation_view(tmp_path, energy_ranks)
-    (claim,) = claims(view, study(view), parse("hypotheses:\n  - {id: R, statement: s, kind: correlation}\n", "t"))
+    (claim,) = claims(view.groups, study(view), parse("hypotheses:\n  - {id: R, statement: s, kind: correlation}\n", "t"))
     rho = stats.spearmanr(range(len(energy_ranks)), energy_ranks).statistic
     assert claim.ratio == pytest.approx(rho) and claim.status == status, claim.statistic
     if len(energy_ranks) == 3:
@@ -273,7 +273,7 @@ def test_runs_that_would_decide_match_statsmodels_power_of_a_t_test(gap: float, 
     alpha/family — down to n = 2, where the normal approximation would say too few."""
     from statsmodels.stats.power import TTestIndPower
 
-    from green_mlflow.report.claims import _n_to_decide
+    from green_mlflow.study.claims import _n_to_decide
     from green_mlflow.study.estimate import Estimate
 
     est = Estimate(d=gap, se=sd * math.sqrt(2 / 5), df=4.0, sd=sd, n_a=5, n_b=5, log=True)  # SD sd at 5 a side

@@ -16,10 +16,11 @@ from flask import Flask
 from mlflow.server import BACKEND_STORE_URI_ENV_VAR
 from mlflow.tracking import MlflowClient
 
-from green_mlflow.report.analysis import ENERGY_NET, ENERGY_NET_EST, LATENCY, analyse, pareto_front
+from green_mlflow.report.analysis import analyse
 from green_mlflow.report.data import ReportError, load
 from green_mlflow.report.render import render
 from green_mlflow.report.study import study
+from green_mlflow.study.groups import ENERGY_NET, ENERGY_NET_EST, LATENCY, pareto_front
 from tests.helpers.synthetic import Job, make_sweep
 
 TORCH = [0.95, 1.0, 1.05, 0.98, 1.02, 1.01]  # energy per sample (J) of six repetitions

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from green_mlflow.report.correlation import spearman
-from green_mlflow.report.stats import holm, summarise
+from green_mlflow.study.correlation import spearman
+from green_mlflow.study.summary import holm, summarise
 
 TOL = 1e-9
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from green_mlflow.report import claims as claims_module
+from green_mlflow.study import claims as claims_module
 from green_mlflow.study.design import AdaptiveSettings
 from green_mlflow.study.estimate import estimate
 from tests.helpers import sweep_sim as sim

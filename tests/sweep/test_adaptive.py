@@ -173,7 +173,7 @@ def test_settings_that_cannot_work_are_refused_with_what_is_allowed():
 
 
 def test_an_open_declared_claim_keeps_its_configurations_in_the_next_round(first_round: Sweep):
-    from green_mlflow.report.hypotheses import parse
+    from green_mlflow.study.hypotheses import parse
 
     declared = parse(
         "hypotheses:\n  - {id: H1, statement: tf costs more than torch, kind: higher, a: {runtime: torch}, "

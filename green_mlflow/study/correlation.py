@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from green_mlflow.report.stats import _num, _quiet
+from green_mlflow.study.summary import _num, _quiet
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import yaml
 
 from green_mlflow.registry import PROVIDERS, RUNTIMES
 
-PAPER = Path(__file__).with_name("paper_hypotheses.yaml")  # hypotheses=paper
+PAPER = Path(__file__).resolve().parents[2] / "conf" / "paper_hypotheses.yaml"  # hypotheses=paper
 KINDS = ("lower", "higher", "equivalent", "best", "ranking_changes", "correlation")
 SELECTOR_KEYS = ("runtime", "source", "mode", "model", "batch_size", "provider")
 FIELDS = ("id", "statement", "kind", "a", "b", "series", "where", "min_effect", "margin", "threshold", "metric")

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 
 from scipy import stats as sps
 
-from green_mlflow.report.analysis import LATENCY, Group, Series, View
-from green_mlflow.report.hypotheses import Declared, Hypothesis
-from green_mlflow.report.questions import pair_values, ref
 from green_mlflow.study.defaults import ALPHA, SPENDING
 from green_mlflow.study.design import Design
 from green_mlflow.study.estimate import Estimate
 from green_mlflow.study.family import Family
+from green_mlflow.study.groups import LATENCY, Group, Series
+from green_mlflow.study.hypotheses import Declared, Hypothesis
+from green_mlflow.study.questions import pair_values, ref
 from green_mlflow.study.sequential import PairLooks
 
 PAPER_HARDWARE = "an RTX 3070 GPU (Alizadeh & Castor, CAIN 2024)"
@@ -96,8 +96,8 @@ class Claim:
         }
 
 
-def places(view: View) -> list[Place]:
-    return [Place(g, s) for g in view.groups for s in g.series if s.finished]
+def places(groups: list[Group]) -> list[Place]:
+    return [Place(g, s) for g in groups for s in g.series if s.finished]
 
 
 def _metric(h: Hypothesis, group: Group) -> str | None:
@@ -121,20 +121,20 @@ def pair_metric(h: Hypothesis, pa: Place, pb: Place) -> str | None:
     return metric if metric is not None and metric == _metric(h, pb.group) else None
 
 
-def pair_looks(view: View, design: Design | None, pa: Place, pb: Place, metric: str) -> PairLooks:
+def pair_looks(groups: list[Group], design: Design | None, pa: Place, pb: Place, metric: str) -> PairLooks:
     """A pair's values and the looks the sweep took at it (one look when the data came from a fixed sweep)."""
-    a, b, looks, max_n = pair_values(view, ref(pa.group, pa.series), ref(pb.group, pb.series), metric, design)
+    a, b, looks, max_n = pair_values(groups, ref(pa.group, pa.series), ref(pb.group, pb.series), metric, design)
     spending = design.spending if design is not None else SPENDING
     return PairLooks(tuple(a), tuple(b), tuple(looks), max_n, spending)
 
 
-def pairs(view: View, h: Hypothesis) -> list[tuple[Place, Place]]:
+def pairs(groups: list[Group], h: Hypothesis) -> list[tuple[Place, Place]]:
     """(a, b) series a comparison hypothesis pairs: the same measurement but for what its selectors name."""
     named = set(h.a.values) | set(h.b.values)
     key_facts = [k for k in ("model", "batch_size", "provider", "hardware", "source", "mode") if k not in named]
     if "runtime" in named and "mode" in key_facts:
         key_facts.remove("mode")  # modes belong to a runtime: torch eager is compared with mxnet hybrid
-    found = [p for p in places(view) if h.where.matches(**p.facts)]
+    found = [p for p in places(groups) if h.where.matches(**p.facts)]
     side_a = [p for p in found if h.a.matches(**p.facts)]
     side_b = [p for p in found if h.b.matches(**p.facts)]
     return [
@@ -168,28 +168,36 @@ POWER = 0.8  # "what would decide it": runs per series for an 80 % chance at the
 def _n_to_decide(est: Estimate, shift: float, level: float) -> int | None:
     """Runs per series (equal n) for a one-sided two-sample t-test of the weakest pair's observed gap, with its
     pooled SD, to reach the claim's level with 80 % power: the noncentral t at Hsu's df, n − 1 (checked against
-    statsmodels' TTestIndPower at df 2n − 2 by the tests). None without a gap, or beyond 10,000 runs."""
+    statsmodels' TTestIndPower by the tests). Power grows with n, so a bisection finds the smallest n. None
+    without a gap, or beyond 10,000 runs."""
     gap = abs(est.d - shift)
     if gap <= 0 or est.sd <= 0:
         return None
-    for n in range(2, 10_001):
+
+    def enough(n: int) -> bool:
         df = n - 1
-        if sps.nct.sf(sps.t.ppf(1 - level, df), df, gap / est.sd * math.sqrt(n / 2)) >= POWER:
-            return n
-    return None
+        return sps.nct.sf(sps.t.ppf(1 - level, df), df, gap / est.sd * math.sqrt(n / 2)) >= POWER
+
+    low, high = 2, 10_000
+    if not enough(high):
+        return None
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if enough(mid) else (mid + 1, high)
+    return low
 
 
 class _Judge:
-    """The claims' shared state: the view, the sweep's design and the level each claim is decided at."""
+    """The claims' shared state: the groups, the sweep's design and the level each claim is decided at."""
 
-    def __init__(self, view: View, design: Design | None, level: float) -> None:
-        self.view, self.design, self.level = view, design, level
+    def __init__(self, groups: list[Group], design: Design | None, level: float) -> None:
+        self.groups, self.design, self.level = groups, design, level
         self.read: set[str] = set()  # config hashes of the series the current claim read
 
     def looks(self, pa: Place, pb: Place, metric: str) -> PairLooks:
         for p in (pa, pb):
             self.read.update(r.config_hash for r in p.series.runs if r.config_hash)
-        return pair_looks(self.view, self.design, pa, pb, metric)
+        return pair_looks(self.groups, self.design, pa, pb, metric)
 
 
 def _shifts(h: Hypothesis) -> tuple[float, float]:
@@ -202,7 +210,7 @@ def _shifts(h: Hypothesis) -> tuple[float, float]:
 
 def _compare(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
     tested = []
-    for pa, pb in pairs(judge.view, h):
+    for pa, pb in pairs(judge.groups, h):
         metric = pair_metric(h, pa, pb)
         looks = judge.looks(pa, pb, metric) if metric else None
         est = looks.last() if looks is not None else None
@@ -253,7 +261,7 @@ def _compare(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
 
 def _best(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
     found = []
-    for group in judge.view.groups:
+    for group in judge.groups:
         if not h.where.matches(model=group.model, batch_size=group.batch_size, provider=group.provider):
             continue
         metric = _metric(h, group)
@@ -286,8 +294,7 @@ def _best(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
 
 
 def _ranking(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
-    view = judge.view
-    groups = [g for g in view.groups if h.where.matches(model=g.model, batch_size=g.batch_size, provider=g.provider)]
+    groups = [g for g in judge.groups if h.where.matches(model=g.model, batch_size=g.batch_size, provider=g.provider)]
     orders: dict[tuple[str, str], list[tuple[Group, PairLooks, bool]]] = {}
     for g in groups:
         metric = _metric(h, g)
@@ -364,10 +371,10 @@ def family(declared: Declared, alpha: float = ALPHA) -> Family:
     return Family("the declared hypotheses", len(declared.hypotheses), alpha)
 
 
-def claims(view: View, study, declared: Declared, design: Design | None = None) -> list[Claim]:
+def claims(groups: list[Group], study, declared: Declared, design: Design | None = None) -> list[Claim]:
     """Every declared hypothesis decided at its share of alpha (the family's guarantee) over the looks of the
     sweep that collected the data."""
-    judge = _Judge(view, design, family(declared).per_comparison)
+    judge = _Judge(groups, design, family(declared).per_comparison)
     out = []
     for h in declared.hypotheses:
         claim = Claim(h)

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from green_mlflow.report.analysis import Group, Series, View
 from green_mlflow.study.defaults import ALPHA, SPENDING
 from green_mlflow.study.design import Design
 from green_mlflow.study.family import Family
+from green_mlflow.study.groups import Group, Series
+from green_mlflow.study.pairs import conversion_pairs, primary, provider_pairs
 from green_mlflow.study.sequential import SequentialResult, sequential_compare
 
 
@@ -125,12 +126,10 @@ def ref(group: Group, series: Series) -> SeriesRef:
     )
 
 
-def questions(view: View) -> list[Question]:
-    """Every question the study asks of this view, once each, built from its groups (the tables show the same
+def questions(groups: list[Group]) -> list[Question]:
+    """Every question the study asks of these groups, once each (the tables show the same
     pairs: ``study.conversion_pairs``, ``study.provider_pairs``). The declared hypotheses are a family of their
     own (``claims``)."""
-    from green_mlflow.report.study import conversion_pairs, primary, provider_pairs
-
     asked: dict[tuple, Question] = {}
 
     def ask(ga: Group, a: Series, gb: Group, b: Series, metric: str, estimated: bool, kind: str) -> None:
@@ -146,9 +145,9 @@ def questions(view: View) -> list[Question]:
             return
         asked[key] = Question(ra, rb, metric, estimated, (kind,))
 
-    for p in primary(conversion_pairs(view.groups)):
+    for p in primary(conversion_pairs(groups)):
         ask(p.ga, p.a, p.gb, p.b, p.quantity.metric, p.quantity.estimated, "conversion")
-    for group in view.groups:
+    for group in groups:
         ranked = [s for s in group.series if group.basis and s.values(group.basis.metric)]
         if len(ranked) >= 2:
             ask(group, ranked[0], group, ranked[1], group.basis.metric, group.basis.estimated, "best vs runner-up")
@@ -156,13 +155,13 @@ def questions(view: View) -> list[Question]:
             for i, a in enumerate(ranked):
                 for b in ranked[i + 1 :]:
                     ask(group, a, group, b, group.basis.metric, group.basis.estimated, "equivalence")
-    for p in primary(provider_pairs(view.groups)):  # a series on each provider against its lowest provider
+    for p in primary(provider_pairs(groups)):  # a series on each provider against its lowest provider
         ask(p.ga, p.a, p.gb, p.b, p.quantity.metric, p.quantity.estimated, "provider")
     return list(asked.values())
 
 
-def _series(view: View, ref: SeriesRef) -> Series | None:
-    for group in view.groups:
+def _series(groups: list[Group], ref: SeriesRef) -> Series | None:
+    for group in groups:
         if (group.model, group.batch_size, group.provider, group.hardware) == (
             ref.model,
             ref.batch_size,
@@ -182,10 +181,10 @@ def ordered_values(series: Series, metric: str) -> list[float]:
     return [r.metrics[metric] for r in runs]
 
 
-def pair_values(view: View, a: SeriesRef, b: SeriesRef, metric: str, design: Design | None):
+def pair_values(groups: list[Group], a: SeriesRef, b: SeriesRef, metric: str, design: Design | None):
     """(values of a, values of b, looks, max_n) of a pair: the looks an adaptive sweep took at it, or one look
     at everything there is (``max_n`` None: no look follows) when the data did not come from one."""
-    sa, sb = _series(view, a), _series(view, b)
+    sa, sb = _series(groups, a), _series(groups, b)
     x = ordered_values(sa, metric) if sa else []
     y = ordered_values(sb, metric) if sb else []
     if design is None:
@@ -200,18 +199,18 @@ def family(count: int, design: Design | None, alpha: float = ALPHA) -> Family:
     return Family("the study's questions", size, design.alpha if design is not None else alpha)
 
 
-def answer(view: View, question: Question, design: Design | None, level: float, margin_rel: float) -> Answer:
+def answer(groups: list[Group], question: Question, design: Design | None, level: float, margin_rel: float) -> Answer:
     """Decide ``question`` at ``level`` over the looks ``design`` records (docs/method.md, "One decision
     procedure"); without a design, at one look."""
-    a, b, looks, max_n = pair_values(view, question.a, question.b, question.metric, design)
+    a, b, looks, max_n = pair_values(groups, question.a, question.b, question.metric, design)
     spending = design.spending if design is not None else SPENDING
     result = sequential_compare(a, b, looks, max_n, margin_rel, level, spending=spending)
     return Answer(question, result, looks)
 
 
-def answers(view: View, design: Design | None, margin_rel: float) -> tuple[Family, list[Answer]]:
+def answers(groups: list[Group], design: Design | None, margin_rel: float) -> tuple[Family, list[Answer]]:
     """Every question of the study, decided as one family (each at its share of alpha)."""
-    asked = questions(view)
+    asked = questions(groups)
     fam = family(len(asked), design)
     margin = design.margin_rel if design is not None else margin_rel
-    return fam, [answer(view, q, design, fam.per_comparison, margin) for q in asked]
+    return fam, [answer(groups, q, design, fam.per_comparison, margin) for q in asked]
