@@ -23,36 +23,13 @@ from green_mlflow.study.defaults import ALPHA, SPENDING
 from green_mlflow.study.design import Design
 from green_mlflow.study.estimate import Estimate
 from green_mlflow.study.family import Family
-from green_mlflow.study.groups import LATENCY, Group, Series
+from green_mlflow.study.groups import Group
 from green_mlflow.study.hypotheses import Declared, Hypothesis
 from green_mlflow.study.questions import pair_values, ref
+from green_mlflow.study.selectors import Place, metric_of, overrides, pair_metric, pairs, quantity
 from green_mlflow.study.sequential import PairLooks
 
 PAPER_HARDWARE = "an RTX 3070 GPU (Alizadeh & Castor, CAIN 2024)"
-
-
-@dataclass(frozen=True)
-class Place:
-    """A series where it was measured: its group and the facts a selector reads."""
-
-    group: Group
-    series: Series
-
-    @property
-    def facts(self) -> dict[str, str | None]:
-        run = self.series.runs[0]
-        return {
-            "runtime": run.runtime,
-            "source": run.source,
-            "mode": self.series.mode,
-            "model": self.group.model,
-            "batch_size": self.group.batch_size,
-            "provider": self.group.provider,
-            "hardware": self.group.hardware,
-        }
-
-    def title(self) -> str:
-        return f"{self.series.name} · {self.group.model} · batch {self.group.batch_size} · {self.group.provider}"
 
 
 @dataclass
@@ -96,70 +73,11 @@ class Claim:
         }
 
 
-def places(groups: list[Group]) -> list[Place]:
-    return [Place(g, s) for g in groups for s in g.series if s.finished]
-
-
-def _metric(h: Hypothesis, group: Group) -> str | None:
-    if h.metric == "latency":
-        return LATENCY.metric
-    return group.basis.metric if group.basis is not None and group.basis.energy else None
-
-
-def quantity(h: Hypothesis, group: Group) -> str:
-    """What a hypothesis compares in ``group``, in words; an estimated energy says it is not a measurement."""
-    if h.metric == "latency" or group.basis is None:
-        return "latency (mean per batch)"
-    if group.basis.estimated:
-        return f"{group.basis.label}, estimated (power × time: no energy counter here), not measured"
-    return f"{group.basis.label}, measured"
-
-
-def pair_metric(h: Hypothesis, pa: Place, pb: Place) -> str | None:
-    """The metric a comparison hypothesis reads on a pair: both groups' energy basis (the same one), or latency."""
-    metric = _metric(h, pa.group)
-    return metric if metric is not None and metric == _metric(h, pb.group) else None
-
-
 def pair_looks(groups: list[Group], design: Design | None, pa: Place, pb: Place, metric: str) -> PairLooks:
     """A pair's values and the looks the sweep took at it (one look when the data came from a fixed sweep)."""
     a, b, looks, max_n = pair_values(groups, ref(pa.group, pa.series), ref(pb.group, pb.series), metric, design)
     spending = design.spending if design is not None else SPENDING
     return PairLooks(tuple(a), tuple(b), tuple(looks), max_n, spending)
-
-
-def pairs(groups: list[Group], h: Hypothesis) -> list[tuple[Place, Place]]:
-    """(a, b) series a comparison hypothesis pairs: the same measurement but for what its selectors name."""
-    named = set(h.a.values) | set(h.b.values)
-    key_facts = [k for k in ("model", "batch_size", "provider", "hardware", "source", "mode") if k not in named]
-    if "runtime" in named and "mode" in key_facts:
-        key_facts.remove("mode")  # modes belong to a runtime: torch eager is compared with mxnet hybrid
-    found = [p for p in places(groups) if h.where.matches(**p.facts)]
-    side_a = [p for p in found if h.a.matches(**p.facts)]
-    side_b = [p for p in found if h.b.matches(**p.facts)]
-    return [
-        (pa, pb)
-        for pa in side_a
-        for pb in side_b
-        if pa is not pb and all(pa.facts[k] == pb.facts[k] for k in key_facts)
-    ]
-
-
-def overrides(h: Hypothesis) -> str:
-    """The ``-m`` overrides that would measure what a hypothesis speaks of."""
-    merged: dict[str, list[str]] = {}
-    for selector in (h.a, h.b, h.series, h.where):
-        for key, values in selector.values.items():
-            merged.setdefault(key, [])
-            merged[key] += [v for v in values if v not in merged[key]]
-    if "source" in merged and "onnx" not in merged.get("runtime", ["onnx"]):
-        merged.setdefault("runtime", []).append("onnx")
-    parts = [f"{'runtime.source' if k == 'source' else k}={','.join(v)}" for k, v in merged.items()]
-    return (
-        "python -m green_mlflow -m " + " ".join(parts)
-        if parts
-        else "python -m green_mlflow -m runtime=torch,tf,mxnet,onnx"
-    )
 
 
 POWER = 0.8  # "what would decide it": runs per series for an 80 % chance at the claim's level
@@ -264,7 +182,7 @@ def _best(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
     for group in judge.groups:
         if not h.where.matches(model=group.model, batch_size=group.batch_size, provider=group.provider):
             continue
-        metric = _metric(h, group)
+        metric = metric_of(h, group)
         mine = [s for s in group.series if s.finished and h.series.matches(**Place(group, s).facts)]
         others = [s for s in group.series if s.finished and s not in mine]
         others = [s for s in others if not h.b.values or h.b.matches(**Place(group, s).facts)]
@@ -297,7 +215,7 @@ def _ranking(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
     groups = [g for g in judge.groups if h.where.matches(model=g.model, batch_size=g.batch_size, provider=g.provider)]
     orders: dict[tuple[str, str], list[tuple[Group, PairLooks, bool]]] = {}
     for g in groups:
-        metric = _metric(h, g)
+        metric = metric_of(h, g)
         series = [s for s in g.series if s.finished and h.series.matches(**Place(g, s).facts)]
         for i, x in enumerate(series):
             for y in series[i + 1 :]:
