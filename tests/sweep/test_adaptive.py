@@ -187,3 +187,44 @@ def test_an_open_declared_claim_keeps_its_configurations_in_the_next_round(first
     assert claim.hypothesis.id == "H1" and claim.status == "inconclusive"
     assert claim.config_hashes == {_hash("torch", None, "eager"), _hash("tf", None, "function")}
     assert any("x=tf" in job for job in jobs) and any("x=torch" in job for job in jobs)
+
+
+def test_one_store_gives_one_verdict_for_a_comparison_in_the_sweep_tables_findings_claims_page_and_gate(
+    first_round: Sweep, tmp_path: Path
+):
+    import dataclasses
+
+    from green_mlflow.gate.judge import judge
+    from green_mlflow.report.render import render
+    from green_mlflow.study.hypotheses import parse
+
+    declared = parse(
+        "hypotheses:\n  - {id: H1, statement: onnx below torch, kind: lower, a: {runtime: torch}, "
+        "b: {runtime: onnx, source: torch}}\n",
+        "mine.yaml",
+    )
+    state = _state(first_round, [], max_repetitions=10)
+    state.declared = declared
+    state.next_round()
+    sweep_verdict = next(
+        a.result for a in state.answers if (a.question.a.name, a.question.b.name) == ("torch", "onnx (from torch)")
+    )
+    view = analyse(load_sweep(first_round.client, first_round.parent, client_artifact_reader(first_round.client)))
+    answered = study(view)
+    document = json.loads(json.dumps(findings_document(view, answered)))
+    (row,) = [c for c in document["conversions"] if c["metric"].startswith("energy")]
+    (comparison,) = [c for c in document["comparisons"] if c["other"] == "onnx (from torch)" and c["reference"] == "torch"]
+    sentence = next(f for f in document["findings"] if f.get("question") == comparison["question"])
+    page = render(view, answers=answered)
+    claim = state.claims[0]
+    assert sweep_verdict.verdict == comparison["verdict"] == row["verdict"] == sentence["verdict"] == "lower"
+    assert comparison["delta_rel"] == pytest.approx(sweep_verdict.delta_rel) == pytest.approx(row["delta_rel"])
+    assert "onnx (from torch) has" in sentence["text"] and "less net energy per sample (estimated)" in sentence["text"]
+    assert sentence["text"].split(" (")[0] in page  # the page says the same sentence
+    assert claim.status == "supported"  # the declared claim, at its own family's level, agrees
+    # the gate: the same two sets of runs, as baseline and candidate of one series
+    torch = [r for s in view.groups[0].series if s.name == "torch" for r in s.finished]
+    onnx = [r for s in view.groups[0].series if s.name == "onnx (from torch)" for r in s.finished]
+    as_torch = [dataclasses.replace(r, runtime="torch", source=None, mode="eager") for r in onnx]
+    (gated,) = judge(torch, as_torch, baseline="torch", candidate="onnx", metrics=("energy",)).judgements
+    assert gated.verdict == "improved" and gated.ratio == pytest.approx(1 + comparison["delta_rel"])
