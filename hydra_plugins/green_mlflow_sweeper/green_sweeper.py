@@ -25,8 +25,10 @@ from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
 
 from green_mlflow.config.schema import MAX_REPETITIONS
-from green_mlflow.study.defaults import MARGIN_REL, SPENDING
+from green_mlflow.study.design import AdaptiveSettings
 from green_mlflow.sweep.matrix import without_native_sources
+
+ADAPTIVE = AdaptiveSettings()  # the defaults
 
 
 @dataclass
@@ -39,13 +41,14 @@ class GreenSweeperConf:
     params: Optional[dict[str, str]] = None  # noqa: UP045
     # the adaptive sweep (docs/method.md rule 19): rounds until every question is decided, the cap or the budget
     adaptive: bool = False
-    min_repetitions: int = 3
-    max_repetitions: int = 10
-    max_per_round: int = 4
+    # each default is AdaptiveSettings' (green_mlflow/study/design.py): the settings are written once
+    min_repetitions: int = ADAPTIVE.min_repetitions
+    max_repetitions: int = ADAPTIVE.max_repetitions
+    max_per_round: int = ADAPTIVE.max_per_round
     budget_s: Optional[float] = None  # noqa: UP045
     budget_wh: Optional[float] = None  # noqa: UP045
-    margin: float = MARGIN_REL
-    spending: str = SPENDING  # or obf: the alpha-spending function of the repeated confidence intervals
+    margin: float = ADAPTIVE.margin_rel
+    spending: str = ADAPTIVE.spending  # or obf: the alpha-spending function of the repeated confidence intervals
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="green", node=GreenSweeperConf, provider="green_mlflow")
@@ -77,21 +80,19 @@ class GreenSweeper(BasicSweeper):
         seed: int,
         params: dict[str, str] | None = None,
         adaptive: bool = False,
-        min_repetitions: int = 3,
-        max_repetitions: int = 10,
-        max_per_round: int = 4,
+        min_repetitions: int = ADAPTIVE.min_repetitions,
+        max_repetitions: int = ADAPTIVE.max_repetitions,
+        max_per_round: int = ADAPTIVE.max_per_round,
         budget_s: float | None = None,
         budget_wh: float | None = None,
-        margin: float = MARGIN_REL,
-        spending: str = SPENDING,
+        margin: float = ADAPTIVE.margin_rel,
+        spending: str = ADAPTIVE.spending,
     ):
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.shuffle = shuffle
         self.seed = seed
         self.adaptive = None  # the adaptive sweep's settings (``green_mlflow.sweep.adaptive``), when asked for
         if adaptive:
-            from green_mlflow.study.design import AdaptiveSettings
-
             self.adaptive = AdaptiveSettings(
                 min_repetitions, max_repetitions, max_per_round, budget_s, budget_wh, float(margin), spending=spending
             )
