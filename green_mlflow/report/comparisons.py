@@ -21,7 +21,9 @@ def index(answers: list[Answer]) -> dict[tuple, Answer]:
     out = {}
     for ans in answers:
         q = ans.question
-        out[_key(q.a.model, q.a.batch_size, q.a.hardware, (q.a.name, q.a.provider), (q.b.name, q.b.provider), q.metric)] = ans
+        out[
+            _key(q.a.model, q.a.batch_size, q.a.hardware, (q.a.name, q.a.provider), (q.b.name, q.b.provider), q.metric)
+        ] = ans
     return out
 
 
@@ -120,8 +122,13 @@ def top_line(group: Group, found: dict[tuple, Answer]) -> str:
     at = f"{group.model} at batch {group.batch_size} on {group.provider}"
     best, runner = ranked[0], ranked[1]
     pair = lambda metric: oriented(  # noqa: E731
-        found, group.model, group.batch_size, group.hardware, (runner.name, group.provider),
-        (best.name, group.provider), metric,
+        found,
+        group.model,
+        group.batch_size,
+        group.hardware,
+        (runner.name, group.provider),
+        (best.name, group.provider),
+        metric,
     )
     r = pair(group.basis.metric)
     if r is None:  # every pair of a group is a question: only a figure missing on one side gets here

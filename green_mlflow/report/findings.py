@@ -57,7 +57,7 @@ def _batch_sentences(study: Study) -> list[dict]:
 
 
 def _fields(row) -> dict:
-    return {k: v for k, v in dataclasses.asdict(row).items() if k != "extra"}
+    return {f.name: getattr(row, f.name) for f in dataclasses.fields(row) if f.name not in ("extra", "pair")}
 
 
 def _ranking(view: View) -> list[dict]:

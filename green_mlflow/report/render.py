@@ -282,9 +282,11 @@ def _method_section(view: View) -> str:
         "<em>estimated</em> columns add estimated domains and are marked ≈ / est. / hatched.</li>"
         f"<li>Energy method per domain: <ul>{methods}</ul></li>"
         "<li>Latency: wall-clock time per batch, the device synchronised after every iteration.</li>"
-        "<li>Each runtime is compared with the best (lowest mean) of its group: Welch's t-test when Shapiro-Wilk "
-        "does not reject normality (effect size Cohen's d), else Mann-Whitney U (Cliff's δ); p-values are "
-        "Holm-corrected within the group.</li>"
+        "<li>Every verdict (the top lines, the Comparisons section, the tables' verdict columns, the claims) comes "
+        "from one estimate — the ratio of the geometric means, Welch's standard error, Hsu's degrees of freedom "
+        "min(n) − 1 — and one decision: repeated confidence intervals over the looks the sweep took (one look for "
+        "a sweep that was not adaptive), each comparison at its share of its family's α (docs/method.md, "
+        '"What a verdict guarantees").</li>'
         f"<li>Idle power: {idle_text}.</li></ul></section>"
     )
 

@@ -147,7 +147,7 @@ def claims(study: Study) -> str:
     return (
         f'<section id="claims"><h2>Claims: the declared hypotheses</h2><p class="small">{_e(declared["source"])} '
         f"(sha256 {_e(declared['sha256'][:12])}…): {_e(declared['note'])}. <strong>Guarantee: "
-        f"{_e(declared.get('guarantee', ''))}</strong> (docs/method.md, \"What a verdict guarantees\").</p>"
+        f'{_e(declared.get("guarantee", ""))}</strong> (docs/method.md, "What a verdict guarantees").</p>'
         f"{error}<table><tr><th>id</th><th>hypothesis</th><th>kind</th><th>status</th><th>statistic</th>"
         "<th>ratio (bounds)</th><th>n per side</th><th>what would decide it</th><th>tested on</th></tr>"
         f"{''.join(rows)}</table></section>"
@@ -184,7 +184,7 @@ def comparisons(study: Study) -> str:
         '<section id="comparisons"><h2>Comparisons: the study\'s questions, one verdict each</h2>'
         f'<p class="small"><strong>Guarantee: {_e(study.family.guarantee)}.</strong> {decided} of '
         f"{len(study.answers)} decided; data from {how}. Method: {_e(study.answers[0].result.method)}; "
-        f"equivalence margin ±{study.margin_rel * 100:.3g} % (docs/method.md, \"What a verdict guarantees\").</p>"
+        f'equivalence margin ±{study.margin_rel * 100:.3g} % (docs/method.md, "What a verdict guarantees").</p>'
         "<table><tr><th>question</th><th>asked by</th><th>(B − A)/A</th>"
         f"<th>{level} repeated CI</th><th>looks</th><th>n (B vs A)</th><th>verdict</th></tr>"
         f"{''.join(body)}</table></section>"

@@ -5,7 +5,7 @@ fractions such that the probability of crossing any of them under H0 is the alph
 (Lan & DeMets, Biometrika 70 (1983) 659-663; recursive integration of Armitage, McPherson & Rowe 1969 and
 Jennison & Turnbull 2000, ch. 19). ``t_quantile`` turns a boundary into the Student-t quantile of the same
 level (the small-sample correction ``sequential`` uses). Checked against published boundaries and the
-``gsdesign`` package in ``tests/report/test_sequential.py``.
+``gsdesign`` package in ``tests/study/test_sequential.py``.
 """
 
 from __future__ import annotations

@@ -153,7 +153,11 @@ def _compare(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
             supports.append(looks.above(high, level))
             contradicts.append(looks.below(high, per_pair))
         claim.n.append((est.n_a, est.n_b))
-        where = pa.group.provider if pa.group.provider == pb.group.provider else f"{pa.group.provider} vs {pb.group.provider}"
+        where = (
+            pa.group.provider
+            if pa.group.provider == pb.group.provider
+            else f"{pa.group.provider} vs {pb.group.provider}"
+        )
         claim.detail.append(
             f"{pb.series.name} / {pa.series.name} ({pa.group.model}, batch {pa.group.batch_size}, {where}): "
             f"{1 + est.rel(est.d):.3f}, n = {est.n_a} vs {est.n_b}"
@@ -242,7 +246,8 @@ def _ranking(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
         for v in shared.values()
     )
     claim.contradicted = all(
-        all(first_lower(lk, f, judge.level) for _, lk, f in v) or all(first_higher(lk, f, judge.level) for _, lk, f in v)
+        all(first_lower(lk, f, judge.level) for _, lk, f in v)
+        or all(first_higher(lk, f, judge.level) for _, lk, f in v)
         for v in shared.values()
     )
     claim.n = [(len(v), len(shared)) for v in list(shared.values())[:1]]

@@ -78,5 +78,3 @@ def primary(pairs: list[Pair]) -> list[Pair]:
     """The pairs the study asks about: a pair's energy quantity where it has one, else its latency."""
     with_energy = {(id(p.a), id(p.b)) for p in pairs if p.quantity.energy}
     return [p for p in pairs if p.quantity.energy or (id(p.a), id(p.b)) not in with_energy]
-
-

@@ -1,17 +1,17 @@
-"""The study's questions, defined once: what the report's tables compare is what an adaptive sweep asks.
+"""The study's questions, defined once: what the report states and what an adaptive sweep asks.
 
 A question is a pair of series (``a`` the reference, ``b`` the other) on one metric: is ``b`` lower or higher
-than ``a``, or equivalent within the margin? They are read off the study's own tables (``study``), so the
-report, its findings and the adaptive sweep (``green_mlflow.sweep.adaptive``) can never ask different things:
+than ``a``, or equivalent within the margin? They are built from the groups (``pairs`` gives the tables the
+same pairs), so the report, its findings and the adaptive sweep can never ask different things:
 
 - each ``onnx (from X)`` against native ``X`` (conversions);
 - each series on one provider against the same series on its lowest provider (providers);
 - the best series of every group against its runner-up;
-- every pair of series in a group that the equivalence table shows.
+- every pair of series in a group (equivalence, and each series against the group's best).
 
-A pair asked for several reasons is one question. The questions are one family (``study.family``): each is
-decided at alpha / (number of questions) by ``study.sequential`` over the looks an adaptive sweep took
-(``study.design.Design``), or at one look for a fixed sweep, so the chance of any false verdict in the
+A pair asked for several reasons is one question. The questions are one family (``family``): each is
+decided at alpha / (number of questions) by ``sequential`` over the looks an adaptive sweep took
+(``design.Design``), or at one look for a fixed sweep, so the chance of any false verdict in the
 report is at most alpha, however the sweep stopped (docs/method.md, "What a verdict guarantees").
 """
 

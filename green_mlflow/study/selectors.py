@@ -90,5 +90,3 @@ def overrides(h: Hypothesis) -> str:
         if parts
         else "python -m green_mlflow -m runtime=torch,tf,mxnet,onnx"
     )
-
-

@@ -125,7 +125,9 @@ def _n_needed(
     return None if best is None else int(min(math.ceil(best), 1_000_000))
 
 
-def _open(looks: int, n_a: int, n_b: int, delta: float | None, margin_rel: float, alpha: float, reason: str, method: str):
+def _open(
+    looks: int, n_a: int, n_b: int, delta: float | None, margin_rel: float, alpha: float, reason: str, method: str
+):
     return SequentialResult(
         "open", looks, n_a, n_b, None, delta, None, None, None, None, margin_rel, alpha, reason, None, method
     )
@@ -200,7 +202,9 @@ def sequential_compare(
         elif verdict in ("lower", "higher"):
             reason = f"{where} the {diff_pct} repeated interval {_interval(est, lo, hi)} excludes 0"
         elif verdict == "equivalent":
-            reason = f"{where} the {eq_pct} repeated interval {_interval(est, eq_lo, eq_hi)} lies inside the ±{m} margin"
+            reason = (
+                f"{where} the {eq_pct} repeated interval {_interval(est, eq_lo, eq_hi)} lies inside the ±{m} margin"
+            )
         elif margin[0] < est.d < margin[1]:
             reason = (
                 f"the difference ({_pct(est.rel(est.d))}) is inside the ±{m} margin and the {eq_pct} interval "

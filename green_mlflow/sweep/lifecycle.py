@@ -7,6 +7,7 @@ the ledger and the comparison report, then ends the parent run FINISHED or FAILE
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from green_mlflow.sweep.break_even import break_even_for_sweep
 from green_mlflow.sweep.ledger import LEDGER, read_ledger, read_parent, table, write_parent
 from green_mlflow.sweep.outcome import current
 from green_mlflow.tracking import runs
-from green_mlflow.tracking.store import Store, open_store, store_error_text, store_errors
+from green_mlflow.tracking.store import Store, compare_hint, open_store, store_error_text, store_errors
 
 OK_STATUSES = ("FINISHED", "SKIPPED")  # SKIPPED: resumed, an earlier FINISHED run stands for the job
 
@@ -80,15 +81,35 @@ def measure_idle(store: Store, run_id: str, folder: Path, measure: MeasureSettin
         print(baseline.describe(idle), flush=True)
 
 
-def write_comparison(parent: dict, folder: Path) -> None:
-    """The comparison report (green_mlflow.report) as the parent run's artifact; a failure is only a warning."""
+def write_comparison(parent: dict, folder: Path) -> list[str]:
+    """The comparison report (green_mlflow.report) as the parent run's artifact, and its answer: one top line
+    per group (findings.json's), printed and returned. A failure is only a warning (no lines)."""
     try:
         from green_mlflow.report import write_report
 
         html = write_report(parent["tracking_uri"], parent["run_id"], out=folder / "comparison.html")
         print(f"comparison report: {html} (and artifact report/ of the parent run)", flush=True)
+        document = json.loads(html.with_name("findings.json").read_text())
     except Exception as err:  # the measurements are logged already; a report problem must not fail the sweep
         print(f"warning: the comparison report could not be written: {type(err).__name__}: {err}", flush=True)
+        return []
+    lines = [f["text"] for f in document["findings"] if f["kind"] == "group"]
+    if lines:
+        print("\nThe answer, one line per group (the report's top lines):", flush=True)
+        for line in lines:
+            print(f"- {line}", flush=True)
+        print(f"Guarantee: {document['guarantee']}.", flush=True)
+    return [*lines, f"Guarantee: {document['guarantee']}."] if lines else []
+
+
+def description(lines: list[str]) -> str:
+    """The parent run's description (``mlflow.note.content``, shown on its page in the MLflow UI), Markdown."""
+    top, guarantee = lines[:-1], lines[-1]
+    return (
+        "## Which runtime?\n\n"
+        + "\n".join(f"- {line}" for line in top)
+        + f"\n\n_{guarantee}_\n\nThe report: artifact `report/comparison.html`; the numbers: `report/findings.json`."
+    )
 
 
 def close_sweep(folder: Path, report: bool = True) -> int:
@@ -115,8 +136,9 @@ def _close_parent(parent: dict, folder: Path, rows: list[dict], failed: int, rep
     for run_id, (metrics, tags) in break_even_for_sweep(rows).items():
         runs.log_values(store, run_id, metrics, tags)
     runs.log_file(store, parent["run_id"], folder / LEDGER, "summary")
-    if report and rows:
-        write_comparison(parent, folder)
+    answer = write_comparison(parent, folder) if report and rows else []
+    if answer:
+        runs.log_values(store, parent["run_id"], {}, {"mlflow.note.content": description(answer)})
     status = "FINISHED" if failed == 0 and rows else "FAILED"
     runs.log_values(
         store,
@@ -135,6 +157,9 @@ def _close_parent(parent: dict, folder: Path, rows: list[dict], failed: int, rep
         f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI: {store.ui_hint()}",
         flush=True,
     )
+    page = compare_hint(parent["tracking_uri"], parent["run_id"])
+    if page and report and rows:
+        print(f"The comparison page: {page}", flush=True)
 
 
 def close_abandoned(interrupted: bool) -> None:

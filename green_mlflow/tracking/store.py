@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import sys
 import tempfile
 import urllib.request
 from contextlib import contextmanager
@@ -74,12 +75,33 @@ class Store:
     client: MlflowClient
 
     def ui_hint(self) -> str:
-        """How to see this experiment's runs in the MLflow UI, opened on its runs table."""
+        """How to see this experiment's runs in the MLflow UI, opened on its runs table: a command that runs as
+        printed from a fresh shell (the ``mlflow`` of this interpreter's environment, by its absolute path)."""
         if self.uri.startswith(SQLITE) or self.uri.startswith("file:"):
-            return f"mlflow ui --backend-store-uri {self.uri}, then open {ui_url(LOCAL_UI, self.experiment_id)}"
+            return (
+                f"{mlflow_command()} ui --backend-store-uri {self.uri}, then open "
+                f"{ui_url(LOCAL_UI, self.experiment_id)}"
+            )
         if urlsplit(self.uri).scheme in ("http", "https"):
             return f"open {ui_url(redact_uri(self.uri), self.experiment_id)} in a browser"
         return f"open {redact_uri(self.uri)} in a browser"
+
+
+def mlflow_command() -> str:
+    """The ``mlflow`` command beside this interpreter (a virtual environment's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "mlflow"
+    return str(beside) if beside.exists() else "mlflow"
+
+
+def compare_hint(uri: str, parent_run_id: str) -> str | None:
+    """How to open the comparison page (``/green/compare``) of a sweep in a local store; None for a server
+    (its operator chose the app)."""
+    if not (uri.startswith(SQLITE) or uri.startswith("file:")):
+        return None
+    return (
+        f"{mlflow_command()} server --backend-store-uri {uri} --app-name green-mlflow, then open "
+        f"{LOCAL_UI}/green/compare?parent={parent_run_id}"
+    )
 
 
 def _scrub(text: str, uri: str) -> str:

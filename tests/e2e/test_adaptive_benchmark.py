@@ -22,7 +22,9 @@ def test_both_arms_map_to_one_vocabulary():
     q = {"model": "m", "batch_size": 1, "metric": "e", "reference": "torch", "reference_provider": "cpu"}
     row = {"model": "m", "batch_size": 1, "metric": "e", "reference_provider": "cpu", "other_provider": "cpu"}
     findings = {"comparisons": [row | {"reference": "torch", "other": "onnx (from torch)", "verdict": "lower"}]}
-    assert ab.fixed_verdict(q | {"other": "onnx (from torch)", "other_provider": "cpu"}, findings)[0] == "different-lower"
+    assert (
+        ab.fixed_verdict(q | {"other": "onnx (from torch)", "other_provider": "cpu"}, findings)[0] == "different-lower"
+    )
     findings["comparisons"][0]["verdict"] = "open"
     assert ab.fixed_verdict(q | {"other": "onnx (from torch)", "other_provider": "cpu"}, findings)[0] == "undecided"
     findings = {"comparisons": [row | {"reference": "tf", "other": "torch", "verdict": "lower"}]}

@@ -105,6 +105,15 @@ def test_repeated_sweep_runs_shuffled_with_idle_on_parent_and_gross_and_net_on_c
     client, parents, children = _runs(sqlite_uri)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     parent = parents[0].data
+    # the answer: each group's top line printed, and the parent run's description in MLflow, as findings.json says
+    findings = json.loads(
+        Path(client.download_artifacts(parents[0].info.run_id, "report/findings.json", str(tmp_path))).read_text()
+    )
+    (top,) = [f["text"] for f in findings["findings"] if f["kind"] == "group"]
+    assert f"- {top}" in proc.stdout and f"Guarantee: {findings['guarantee']}." in proc.stdout
+    assert top in parent.tags["mlflow.note.content"] and parent.tags["mlflow.note.content"].startswith("## Which")
+    page = f"--app-name green-mlflow, then open http://127.0.0.1:5000/green/compare?parent={parents[0].info.run_id}"
+    assert page in proc.stdout
     assert parent.tags["idle.status"] == "ok" and parent.tags["idle.cpu.method"] == "estimated"
     assert parent.metrics["idle_duration_s"] >= 0.5 and "idle_cpu_power_estimated_w" in parent.metrics
     assert "idle_cpu_power_w" not in parent.metrics, "an estimate is never logged under a measured name"

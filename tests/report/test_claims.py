@@ -228,7 +228,9 @@ KIND_CASES = {
 @pytest.mark.parametrize("kind,status", [(k, s) for k, cases in KIND_CASES.items() for s in cases])
 def test_every_kind_comes_out_supported_contradicted_and_inconclusive_where_built_so(view, kind: str, status: str):
     (claim,) = claims(
-        view.groups, study(view), parse(f"hypotheses:\n  - {{id: H, statement: s, {KIND_CASES[kind][status][1:]}\n", "t")
+        view.groups,
+        study(view),
+        parse(f"hypotheses:\n  - {{id: H, statement: s, {KIND_CASES[kind][status][1:]}\n", "t"),
     )
     assert claim.status == status, (claim.statistic, claim.supported, claim.contradicted, claim.detail)
     assert claim.supported is not None and claim.contradicted is not None and claim.n
@@ -258,7 +260,9 @@ def _correlation_view(tmp_path: Path, energy_ranks: list[int]):
 )
 def test_correlation_comes_out_as_its_rho_interval_and_exact_p_say(tmp_path: Path, energy_ranks, status):
     view = _correlation_view(tmp_path, energy_ranks)
-    (claim,) = claims(view.groups, study(view), parse("hypotheses:\n  - {id: R, statement: s, kind: correlation}\n", "t"))
+    (claim,) = claims(
+        view.groups, study(view), parse("hypotheses:\n  - {id: R, statement: s, kind: correlation}\n", "t")
+    )
     rho = stats.spearmanr(range(len(energy_ranks)), energy_ranks).statistic
     assert claim.ratio == pytest.approx(rho) and claim.status == status, claim.statistic
     if len(energy_ranks) == 3:

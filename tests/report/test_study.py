@@ -106,7 +106,9 @@ def test_two_runs_against_two_are_open_never_a_verdict(document):
     assert tf_row["verdict"] == "open"
     answer = _comparison(document, "tf", "onnx (from tf)")
     assert answer["verdict"] == "open" and (answer["n_reference"], answer["n_other"]) == (2, 2)
-    sentence = next(f for f in document["findings"] if f["kind"] == "comparison" and f["question"] == answer["question"])
+    sentence = next(
+        f for f in document["findings"] if f["kind"] == "comparison" and f["question"] == answer["question"]
+    )
     assert sentence["text"].startswith("Open: onnx (from tf) is") and "not yet decided" in sentence["text"]
 
 
@@ -129,7 +131,13 @@ def test_equal_series_are_equivalent_and_different_ones_different(document):
 def test_each_pair_is_stated_once_in_the_findings(document):
     document, _ = document
     stated = [
-        (f["model"], f["batch_size"], frozenset((f["reference"], f["other"])), f["reference_provider"], f["other_provider"])
+        (
+            f["model"],
+            f["batch_size"],
+            frozenset((f["reference"], f["other"])),
+            f["reference_provider"],
+            f["other_provider"],
+        )
         for f in document["findings"]
         if f["kind"] == "comparison"
     ]

@@ -213,7 +213,9 @@ def test_one_store_gives_one_verdict_for_a_comparison_in_the_sweep_tables_findin
     answered = study(view)
     document = json.loads(json.dumps(findings_document(view, answered)))
     (row,) = [c for c in document["conversions"] if c["metric"].startswith("energy")]
-    (comparison,) = [c for c in document["comparisons"] if c["other"] == "onnx (from torch)" and c["reference"] == "torch"]
+    (comparison,) = [
+        c for c in document["comparisons"] if c["other"] == "onnx (from torch)" and c["reference"] == "torch"
+    ]
     sentence = next(f for f in document["findings"] if f.get("question") == comparison["question"])
     page = render(view, answers=answered)
     claim = state.claims[0]

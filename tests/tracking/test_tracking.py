@@ -13,7 +13,7 @@ from green_mlflow.redaction import redact_uri
 from green_mlflow.sweep.ledger import read_ledger, record, table
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.metrics import energy_metrics, flatten_params
-from green_mlflow.tracking.store import absolute_uri, open_store
+from green_mlflow.tracking.store import absolute_uri, mlflow_command, open_store
 from green_mlflow.tracking.ui import ui_url
 
 
@@ -264,6 +264,10 @@ def test_every_mlflow_ui_address_opens_the_runs_view_not_genai():
 def test_the_sweeps_closing_hint_links_its_experiments_runs_view_for_a_local_store_and_a_server(sqlite_uri):
     store = open_store(sqlite_uri, "hints")
     runs_view = f"#/experiments/{store.experiment_id}/runs?workflowType=machine_learning"
-    assert store.ui_hint() == f"mlflow ui --backend-store-uri {sqlite_uri}, then open http://127.0.0.1:5000/{runs_view}"
+    assert (
+        store.ui_hint()
+        == f"{mlflow_command()} ui --backend-store-uri {sqlite_uri}, then open http://127.0.0.1:5000/{runs_view}"
+    )
+    assert Path(mlflow_command()).is_absolute() and Path(mlflow_command()).exists(), "runs from a fresh shell"
     server = replace(store, uri="http://alice:s3cret@mlflow.example.org:5000")
     assert server.ui_hint() == f"open http://***@mlflow.example.org:5000/{runs_view} in a browser"
