@@ -55,15 +55,21 @@ def oriented(found: dict[tuple, Answer], model, batch, hardware, a, b, metric) -
     }
 
 
+def percent(x: float, sign: bool = False) -> str:
+    """A percentage to three significant digits, without an exponent (2620, not 2.62e+03)."""
+    text = f"{x:+.3g}" if sign else f"{x:.3g}"
+    return text if "e" not in text else (f"{x:+.0f}" if sign else f"{x:.0f}")
+
+
 def _pct(rel: float | None) -> str:
-    return "?" if rel is None else f"{abs(rel) * 100:.3g} %"
+    return "?" if rel is None else f"{percent(abs(rel) * 100)} %"
 
 
 def _interval(r: dict) -> str:
     if r["ci_low_rel"] is None:
         return "no interval yet"
     lo, hi = r["ci_low_rel"] * 100, r["ci_high_rel"] * 100
-    return f"{r['ci_level'] * 100:.3g} % repeated CI {lo:+.3g} to {hi:+.3g} %"
+    return f"{r['ci_level'] * 100:.3g} % repeated CI {percent(lo, True)} to {percent(hi, True)} %"
 
 
 def how_sure(r: dict) -> str:

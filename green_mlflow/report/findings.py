@@ -12,7 +12,7 @@ import json
 from collections import Counter
 
 from green_mlflow.report.analysis import View
-from green_mlflow.report.comparisons import sentence
+from green_mlflow.report.comparisons import percent, sentence
 from green_mlflow.study.groups import LATENCY
 from green_mlflow.study.tables import Row, Study
 
@@ -27,7 +27,7 @@ WORDS = {
 
 
 def _pct(value: float | None) -> str:
-    return "?" if value is None else f"{abs(value) * 100:.3g} %"
+    return "?" if value is None else f"{percent(abs(value) * 100)} %"
 
 
 def _answer_sentences(study: Study) -> list[dict]:

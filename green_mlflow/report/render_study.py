@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
+from green_mlflow.report.comparisons import percent
 from green_mlflow.report.findings import WORDS
 from green_mlflow.study.groups import Group
 from green_mlflow.study.tables import Row, Study
@@ -34,7 +35,7 @@ def _g(value: float | None, spec: str = ".4g") -> str:
 
 
 def _pct(value: float | None) -> str:
-    return '<span class="gap">—</span>' if value is None else f"{value * 100:+.3g} %"
+    return '<span class="gap">—</span>' if value is None else f"{percent(value * 100, True)} %"
 
 
 def _heat(rel: float | None) -> str:
