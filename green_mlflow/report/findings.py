@@ -13,6 +13,7 @@ from collections import Counter
 
 from green_mlflow.report.analysis import View
 from green_mlflow.report.comparisons import percent, sentence
+from green_mlflow.report.limits import limits
 from green_mlflow.study.groups import LATENCY
 from green_mlflow.study.tables import Row, Study
 
@@ -185,6 +186,7 @@ def findings_document(view: View, study: Study) -> dict:
             "guarantee": study.family.guarantee,
             "equivalence_margin_rel": study.margin_rel,
             "findings": findings(view, study),
+            "limits": limits(view, study),
             "comparisons": [a.record() for a in study.answers],
             "conversions": [conversion_record(r) for r in study.conversions],
             "providers": [_fields(r) | r.extra for r in study.providers],

@@ -342,6 +342,7 @@ def render(
     if view.groups:
         body.append(render_study.overview(answers))
         body.append(render_study.findings(document["findings"]))
+        body.append(render_study.limits(document["limits"]))
         body.append(f'<section id="verdicts"><h2>Verdicts</h2><ul>{verdicts}</ul></section>')
         body.append(render_study.tables(answers))
     else:

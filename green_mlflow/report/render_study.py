@@ -88,6 +88,14 @@ def findings(items: list[dict]) -> str:
     )
 
 
+def limits(sentences: list[str]) -> str:
+    """What the study does not show, in the visible text (not only in tooltips)."""
+    if not sentences:
+        return ""
+    items = "".join(f"<li>{_e(s)}</li>" for s in sentences)
+    return f'<section id="limits"><h2>What this study does not show</h2><ul>{items}</ul></section>'
+
+
 def _table(section_id: str, title: str, intro: str, rows: list[Row], ref: str, other: str) -> str:
     if not rows:
         return ""

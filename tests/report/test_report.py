@@ -314,3 +314,15 @@ def test_plugin_returns_the_fastapi_app_under_uvicorn(monkeypatch):
 
     monkeypatch.setenv("_MLFLOW_SGI_NAME", "uvicorn")
     assert isinstance(plugin.create_app(Flask("uvicorn")), FastAPI)
+
+
+def test_what_the_study_does_not_show_is_in_the_visible_text(store):
+    client, _, sweeps = store
+    view = analyse(load(client, sweeps["single"]))
+    page = render(view)
+    visible = re.sub(r"<[^>]+>", " ", page.split('<section id="limits">', 1)[1].split("</section>", 1)[0])
+    assert "What this study does not show" in visible
+    assert "Not measured: models resnet50, bert_base; batch size 64" in visible
+    assert "CPU energy is estimated, not measured: synthetic: TDP model." in visible
+    assert "Idle power (" in visible and "CPU 10 W (estimated)" in visible
+    assert "What the verdicts guarantee: at most 5%" in visible
