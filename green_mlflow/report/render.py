@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from html import escape
 
@@ -83,13 +84,13 @@ def json_for_script(payload: object) -> str:
     return text
 
 
-def relative(rel: float | None, ci: float | None) -> str:
-    """How much larger than the best: ``+31% ± 4%``, or ``×212 ± 110`` once it is more than double."""
-    if rel is None:
-        return "—"
-    if rel >= 1:
-        return f"×{1 + rel:.3g}" + (f" ± {ci:.2g}" if ci is not None else "")
-    return f"{rel * 100:+.3g}%" + (f" ± {ci * 100:.2g}%" if ci is not None else "")
+def mean_pm(mean: float, half: float) -> str:
+    """``mean ± half`` to the precision the interval supports: the half-width to two significant digits and the
+    mean to the same decimal place (0.278 ± 0.099, not 0.278 ± 0.09884; 241 ± 160)."""
+    if not half > 0 or not math.isfinite(half):
+        return f"{_num(mean)} ± {_num(half)}"
+    decimals = max(0, 1 - math.floor(math.log10(half)))
+    return f"{mean:.{decimals}f} ± {half:.{decimals}f}"
 
 
 def _cell(summary: Summary | None, quantity: Quantity) -> str:
@@ -97,7 +98,7 @@ def _cell(summary: Summary | None, quantity: Quantity) -> str:
         return '<td class="n gap" title="not logged by any finished run">—</td>'
     value = _num(summary.mean)
     if summary.ci95_low is not None and summary.ci95_high is not None:
-        value += f" ± {_num((summary.ci95_high - summary.ci95_low) / 2)}"
+        value = mean_pm(summary.mean, (summary.ci95_high - summary.ci95_low) / 2)
         title = f"mean over {summary.n} runs, 95% CI [{_num(summary.ci95_low)}, {_num(summary.ci95_high)}]"
     else:
         title = f"{summary.n} run: no confidence interval"

@@ -5,6 +5,7 @@ went by domain. Every run string is escaped (``_e``); numbers come from the same
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 from green_mlflow.report.comparisons import percent
@@ -38,12 +39,16 @@ def _pct(value: float | None) -> str:
     return '<span class="gap">—</span>' if value is None else f"{percent(value * 100, True)} %"
 
 
-def _heat(rel: float | None) -> str:
-    """Background from white (the group's best) to red (twice the best or more)."""
-    if rel is None:
+HEAT_TOP = 16.0  # the darkest cell: 16 times the group's best or more
+
+
+def heat(rel: float | None) -> str:
+    """Background from white (the group's best) to dark red (``HEAT_TOP`` times the best or more), on a log
+    scale: ×2, ×4, ×8 and ×16 are equal steps, so the ratios a study shows (×1.3 … ×10) differ in colour."""
+    if rel is None or not rel > 0:
         return ""
-    level = max(0.0, min(1.0, rel - 1.0))
-    return f' style="background:rgb(255,{int(255 - 120 * level)},{int(255 - 140 * level)})"'
+    level = max(0.0, min(1.0, math.log(rel) / math.log(HEAT_TOP)))
+    return f' style="background:rgb({int(255 - 75 * level)},{int(255 - 200 * level)},{int(255 - 200 * level)})"'
 
 
 def overview(study: Study) -> str:
@@ -63,12 +68,13 @@ def overview(study: Study) -> str:
             rel = cell["relative_to_best"] if cell else None
             text = "best" if rel == 1.0 else (f"×{rel:.2f}" if rel is not None else "—")
             est = "≈" if cell and cell["estimated"] else ""
-            tds.append(f'<td class="h"{_heat(rel)}>{est}{text}</td>')
+            tds.append(f'<td class="h"{heat(rel)}>{est}{text}</td>')
         rows.append(f"<tr><th>{_e(name)}</th>{''.join(tds)}</tr>")
     return (
         '<section id="overview"><h2>Overview: each runtime against its group\'s best</h2>'
         '<p class="small">Energy per sample (the group\'s basis; ≈ estimated) divided by the lowest of its group; '
-        "darker is costlier. Latency where no energy covers the group.</p>"
+        "darker is costlier, on a log scale (×2, ×4, ×8 and ×16 or more are equal steps). Latency where no energy "
+        "covers the group.</p>"
         f'<table class="heat"><tr><th>runtime</th>{head}</tr>{"".join(rows)}</table></section>'
     )
 

@@ -7,6 +7,7 @@ offline report and in MLflow's artifact preview. Every label is escaped: run nam
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from html import escape
 
@@ -39,10 +40,18 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> str:
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About ``count`` ticks at round values (steps of 1, 2 or 5 × 10^k) within [low, high]."""
     if high <= low:
         return [low]
-    step = (high - low) / (count - 1)
-    return [low + i * step for i in range(count)]
+    raw = (high - low) / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step - 1e-9) * step
+    ticks, tick = [], first
+    while tick <= high + step * 1e-9:
+        ticks.append(round(tick, 12))
+        tick += step
+    return ticks
 
 
 @dataclass(frozen=True)

@@ -326,3 +326,21 @@ def test_what_the_study_does_not_show_is_in_the_visible_text(store):
     assert "CPU energy is estimated, not measured: synthetic: TDP model." in visible
     assert "Idle power (" in visible and "CPU 10 W (estimated)" in visible
     assert "What the verdicts guarantee: at most 5%" in visible
+
+
+def test_the_overview_heat_map_gives_the_ratios_a_study_shows_different_colours():
+    from green_mlflow.report.render_study import heat
+
+    colours = [heat(r) for r in (1.0, 1.3, 2.58, 2.91, 4.71, 10.58, 16.0, 40.0)]
+    assert colours[0].endswith('rgb(255,255,255)"') and colours[-2] == colours[-1], "white at best, darkest at ×16+"
+    assert len(set(colours[:-1])) == 7, colours  # ×2.58, ×2.91 and ×4.71 no longer share one colour
+    assert heat(None) == "" and heat(0.0) == ""
+
+
+def test_cells_round_to_the_precision_their_interval_supports_and_ticks_fall_on_round_values():
+    from green_mlflow.report.render import mean_pm
+    from green_mlflow.report.svg import _ticks
+
+    assert mean_pm(0.278, 0.09884) == "0.278 ± 0.099" and mean_pm(241.4, 159.8) == "241 ± 160"
+    assert _ticks(0.0, 10.58) == [0, 5, 10] and _ticks(0.0, 1.3748) == [0.0, 0.5, 1.0]
+    assert _ticks(0.0, 401.2) == [0, 200, 400]
