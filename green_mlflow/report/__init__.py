@@ -1,7 +1,8 @@
-"""Reading a sweep back: statistics, the comparison page and the offline report.
+"""Reading a sweep back from MLflow and showing the study's answer: the comparison page and the offline report.
 
-``data`` loads runs into records, ``analysis`` groups them and tests each runtime against the best,
-``render`` (with ``svg``) draws the view as HTML for both the server page (``plugin``, the ``mlflow.app``
+``data`` loads runs into records, ``analysis`` groups them (``green_mlflow.study`` decides every verdict),
+``study`` writes the answers into what the reader meets (``comparisons``: the one way an answer is put in words;
+``limits``: what the study does not show), ``findings`` is ``findings.json``, ``render`` (with ``svg``) draws the view as HTML for both the server page (``plugin``, the ``mlflow.app``
 named ``green-mlflow``) and the offline report (``offline``, with ``figures``); ``python -m
 green_mlflow.report`` is the command line.
 """

@@ -148,10 +148,6 @@ def _series_name(runtime_label: str, mode: str, modes_per_label: dict[str, set[s
     return f"{runtime_label} {mode}" if len(modes_per_label[runtime_label]) > 1 else runtime_label
 
 
-def p_text(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
-
-
 def _trace_runs(series: list[Series], basis: Quantity | None) -> list[tuple[str, JobRun]]:
     finished = [r for s in series for r in s.finished]
     if not finished:
