@@ -24,10 +24,9 @@ noise laws normal, log-normal and Student t with 3 df (scaled to the CV):
   series of the adaptive sweep against a fixed 10-repetition test of the same draws (``sequential_compare``,
   one look at (10, 10), ``max_n`` None, at the same per-question level).
 
-A target passes when the rate is at most target + 3 Monte-Carlo SEs (the SE at the target). Case (d) runs
-with ``sweep_sim.fast_claim_planning`` (the claims' "what would decide it" text computed in a few vectorised
-scipy calls instead of up to 9,999 scalar ones; the statuses are identical, checked by the tests): with the
-engine's own loop a sweep of (d) takes ~2 s instead of ~0.1 s. Results: ``benchmarks/results/study_error_rates.json``.
+A target passes when the rate is at most target + 3 Monte-Carlo SEs (the SE at the target).
+Results: ``benchmarks/results/study_error_rates.json`` (rewritten after each case; ``complete`` says whether
+every case ran).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,8 +70,7 @@ def cases(power_cv: float) -> list[tuple[str, sim.Case, str]]:
 
 def _chunk(args: tuple[sim.Case, int, int, int]) -> tuple[list[sim.SweepResult], float]:
     case, count, seed, start = args
-    with sim.fast_claim_planning() if case.hypotheses else nullcontext():
-        stats = sim.simulate(case, count, seed, start)
+    stats = sim.simulate(case, count, seed, start)
     return stats.results, stats.seconds
 
 
@@ -216,7 +213,6 @@ def main(argv: list[str] | None = None) -> int:
             "host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
             "settings": "AdaptiveSettings() defaults: min 3, max 10, max_per_round 4, margin 0.05, alpha 0.05, pocock",
             "target_rule": "rate <= 0.05 + 3 * sqrt(0.05 * 0.95 / sweeps)",
-            "claims_text_shim": "case (d) ran with tests/helpers/sweep_sim.fast_claim_planning (statuses unchanged)",
             "cases": rows,
         }
 

@@ -121,8 +121,8 @@ class _Judge:
 def _shifts(h: Hypothesis) -> tuple[float, float]:
     """(low, high) on b/a − 1: a "lower" claim's bound is −min_effect, a "higher" one's +min_effect; an
     equivalence's the margins."""
-    if h.kind == "equivalent":
-        return -h.margin, h.margin
+    if h.kind == "equivalent":  # symmetric on the log scale, as the questions' margin: 1/(1 + m) .. 1 + m
+        return 1 / (1 + h.margin) - 1, h.margin
     return (-h.min_effect, -h.min_effect) if h.kind == "lower" else (h.min_effect, h.min_effect)
 
 
@@ -297,7 +297,7 @@ def family(declared: Declared, alpha: float = ALPHA) -> Family:
 def claims(groups: list[Group], study, declared: Declared, design: Design | None = None) -> list[Claim]:
     """Every declared hypothesis decided at its share of alpha (the family's guarantee) over the looks of the
     sweep that collected the data."""
-    judge = _Judge(groups, design, family(declared).per_comparison)
+    judge = _Judge(groups, design, family(declared, design.alpha if design is not None else ALPHA).per_comparison)
     out = []
     for h in declared.hypotheses:
         claim = Claim(h)

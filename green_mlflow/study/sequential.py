@@ -146,6 +146,7 @@ def sequential_compare(
     values at look k are a[:n_a], b[:n_b]. The verdict is that of the FIRST look at which one was reached
     (the sweep stops repeating for a decided question), else open at the last look.
 
+    The equivalence margin is symmetric on the log scale: b/a within 1/(1 + m) .. 1 + m.
     ``max_n`` (repetitions per side at most) sets the information fractions; None says no look will follow the
     last one (a report of a fixed sweep): the last look is then information fraction 1; ``margin_rel`` is the
     equivalence margin as a fraction (0.05: b/a within 0.95..1.05); ``alpha`` this comparison's two-sided level
@@ -172,7 +173,8 @@ def sequential_compare(
         max_n_eff = max_n
     fractions = tuple(_fraction(n_a, n_b, max_n_eff) for n_a, n_b in looks)
     method = method_text(spending, log, 2 if len(looks) > 1 or fractions[-1] < 1 else 1)
-    margin = (math.log1p(-margin_rel), math.log1p(margin_rel)) if log else (-margin_rel, margin_rel)
+    # symmetric on the log scale, b/a within 1/(1 + m) .. 1 + m: the verdict does not depend on which is "a"
+    margin = (-math.log1p(margin_rel), math.log1p(margin_rel)) if log else (-margin_rel, margin_rel)
     diff_pct, eq_pct = _level(1 - alpha), _level(1 - 2 * alpha)
 
     for k, (n_a, n_b) in enumerate(looks, start=1):

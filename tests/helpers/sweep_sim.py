@@ -2,15 +2,15 @@
 
 ``tests/helpers/sequential_sim.py`` simulates one pair of series with ``sequential_compare`` alone. This driver
 runs the product instead: ``green_mlflow.sweep.adaptive.AdaptiveSweep`` plans every round (``first_round``,
-``next_round``), and after each round its ``_evaluate`` builds the report's view (``report.analysis.analyse``),
-the study (``report.study.study``: the questions, their family, Bonferroni's split, the design's looks) and
-the declared claims (``report.claims``), exactly as in a real sweep. Only MLflow is replaced (``SimulatedSweep``
+``next_round``), and after each round its ``_evaluate`` groups the runs, builds the study's tables and
+questions (their family, Bonferroni's split, the design's looks) and decides the declared claims with the
+``green_mlflow.study`` package, exactly as in a real sweep. Only MLflow is replaced (``SimulatedSweep``
 overrides ``_load`` and ``_log_design``): each job a round asks for (its override list, ``repetition=k``)
-becomes a finished ``JobRun`` built by ``report.data.job_from_run`` from an in-memory MLflow ``Run`` whose
-params, tags and metrics are those ``tests/helpers/synthetic.py`` logs for a real job (energy estimated, so
-the report ranks on ``energy_per_sample_net_estimated_j``). The value of repetition k of a configuration is
-drawn before the sweep starts (``draw``), so a sweep that stops early and a fixed 10-repetition test of the
-same series see the same numbers (``fixed_verdicts``).
+becomes a finished ``JobRun`` built by ``report.data.job_from_run`` (what ``_load`` calls) from an in-memory
+MLflow ``Run`` whose params, tags and metrics are those ``tests/helpers/synthetic.py`` logs for a real job
+(energy estimated, so the study ranks on ``energy_per_sample_net_estimated_j``). The value of repetition k of
+a configuration is drawn before the sweep starts (``draw``), so a sweep that stops early and a fixed
+10-repetition test of the same series see the same numbers (``fixed_verdicts``).
 
 Truth is known: each series (``Spec``) has a true mean and a coefficient of variation; the noise law is
 ``normal`` (mean × (1 + cv Z)), ``lognormal`` (mean × exp(σZ − σ²/2), σ² = log(1 + cv²): same mean and CV,
@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from mlflow.entities import Metric, Param, Run, RunData, RunInfo, RunTag
 
-from green_mlflow.report.data import JobRun, job_from_run
+from green_mlflow.report.data import job_from_run
 from green_mlflow.study.design import AdaptiveSettings
 from green_mlflow.study.hypotheses import Declared, parse
+from green_mlflow.study.runs import JobRun
 from green_mlflow.study.sequential import sequential_compare
 from green_mlflow.sweep import outcome
 from green_mlflow.sweep.adaptive import AdaptiveSweep, Configuration
@@ -225,48 +225,6 @@ def fixed_verdicts(
             r = sequential_compare(x, y, [(n, n)], None, margin_rel, level)
             out.append(Verdict(sa.label, sb.label, r.verdict, sb.mean / sa.mean, margin_rel, r.n_a, r.n_b))
     return tuple(out)
-
-
-def _n_to_decide_fast(est, shift: float, level: float) -> int | None:
-    """``report.claims._n_to_decide`` in two vectorised calls: the same predicate (80 % power of the one-sided
-    t-test at Hsu's df n − 1) at the same n = 2 .. 10,000, and the first n that meets it, or None. Power grows
-    with n, so the first of the chunk ends 65, 321, 1,345, 10,000 that meets it says which chunk holds the
-    answer, and only that chunk is scanned (the original tries every n, one scalar scipy call each)."""
-    from scipy import stats as sps
-
-    from green_mlflow.study.claims import POWER
-
-    gap = abs(est.d - shift)
-    if gap <= 0 or est.sd <= 0:
-        return None
-
-    def meets(n: np.ndarray) -> np.ndarray:
-        df = n - 1
-        return sps.nct.sf(sps.t.ppf(1 - level, df), df, gap / est.sd * np.sqrt(n / 2)) >= POWER
-
-    starts, ends = (2, 66, 322, 1346), np.array([65, 321, 1345, 10_000])
-    ok = meets(ends)
-    if not ok.any():
-        return None
-    k = int(np.argmax(ok))
-    n = np.arange(starts[k], ends[k] + 1)
-    return int(n[np.argmax(meets(n))])
-
-
-@contextmanager
-def fast_claim_planning():
-    """Within: the claims' "what would decide it" (``report.claims._n_to_decide``, text only: no status reads
-    it) is ``_n_to_decide_fast``. The original tries n = 2 .. 10,000 one scipy call at a time, ~0.3 s per
-    inconclusive comparison claim and look, ~2 s per simulated sweep of ``false_claims``; the statuses are the
-    same with or without it (``tests/study/test_error_rates.py`` checks both the values and a whole sweep)."""
-    from green_mlflow.study import claims
-
-    original = claims._n_to_decide
-    claims._n_to_decide = _n_to_decide_fast
-    try:
-        yield
-    finally:
-        claims._n_to_decide = original
 
 
 def run_sweep(

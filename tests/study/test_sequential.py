@@ -167,11 +167,11 @@ def test_one_look_at_three_per_side_is_the_welch_interval_on_the_logs_at_hsus_df
 
 def test_one_look_equivalence_agrees_with_tost():
     margin = 0.05
-    low, high = math.log1p(-margin), math.log1p(margin)
+    low, high = -math.log1p(margin), math.log1p(margin)  # symmetric on the log scale
     outcomes = set()
     for a, b in _lognormal_pairs(40, 0.012, (1.0, 1.02, 1.035, 0.97, 1.05)):
         result = sequential_compare(a, b, [(3, 3)], max_n=3, margin_rel=margin)
-        ours = (1 - margin) < 1 + result.eq_low_rel and 1 + result.eq_high_rel < 1 + margin
+        ours = 1 / (1 + margin) < 1 + result.eq_low_rel and 1 + result.eq_high_rel < 1 + margin
         from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
         # statsmodels' Welch TOST with its standard error, at Hsu's df: the two one-sided p-values by hand
