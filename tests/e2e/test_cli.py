@@ -237,6 +237,7 @@ def test_the_study_matrix_is_one_command_native_runtimes_once_onnx_from_each_sou
         ("torch", "null", "0"), ("torch", "null", "1"),
     ]  # fmt: skip
     assert all(c.info.status == "FINISHED" for c in children)
+    assert "comparison report: " in proc.stdout, proc.stdout[-3000:]  # else the sweep says why it wrote none
     findings = json.loads(
         Path(client.download_artifacts(parents[0].info.run_id, "report/findings.json", str(tmp_path))).read_text()
     )
