@@ -5,7 +5,6 @@ hypotheses (``hypotheses/hypotheses.yaml``), decided over the adaptive design's 
 from __future__ import annotations
 
 from green_mlflow.report.analysis import View
-from green_mlflow.study.defaults import ALPHA
 
 
 def tested_claims(view: View, result, declared: dict) -> dict:
@@ -29,6 +28,6 @@ def tested_claims(view: View, result, declared: dict) -> dict:
         parsed = parse(declared["text"], declared["source"])
     except HypothesisError as err:
         return {**base, "claims": [], "error": str(err)}
-    fam = family(parsed, result.design.alpha if result.design is not None else ALPHA)
+    fam = family(parsed, result.design)
     found = claims(view.groups, result, parsed, result.design)
     return {**base, "alpha": fam.alpha, "guarantee": fam.guarantee, "claims": [c.record() for c in found]}

@@ -290,14 +290,16 @@ def _decide(c: Claim, level: float) -> str:
     return f"about {n} runs per series would decide the weakest pair {now}"
 
 
-def family(declared: Declared, alpha: float = ALPHA) -> Family:
+def family(declared: Declared, design: Design | None = None) -> Family:
+    """The declared hypotheses as one family, at the sweep's alpha (the default without a design)."""
+    alpha = design.alpha if design is not None else ALPHA
     return Family("the declared hypotheses", len(declared.hypotheses), alpha)
 
 
 def claims(groups: list[Group], study, declared: Declared, design: Design | None = None) -> list[Claim]:
     """Every declared hypothesis decided at its share of alpha (the family's guarantee) over the looks of the
     sweep that collected the data."""
-    judge = _Judge(groups, design, family(declared, design.alpha if design is not None else ALPHA).per_comparison)
+    judge = _Judge(groups, design, family(declared, design).per_comparison)
     out = []
     for h in declared.hypotheses:
         claim = Claim(h)

@@ -209,8 +209,8 @@ def answer(groups: list[Group], question: Question, design: Design | None, level
 
 
 def answers(groups: list[Group], design: Design | None, margin_rel: float) -> tuple[Family, list[Answer]]:
-    """Every question of the study, decided as one family (each at its share of alpha)."""
+    """Every question of the study, decided as one family (each at its share of alpha) within ``margin_rel``
+    (the design's margin when the data came from an adaptive sweep: ``tables.build`` resolves it)."""
     asked = questions(groups)
     fam = family(len(asked), design)
-    margin = design.margin_rel if design is not None else margin_rel
-    return fam, [answer(groups, q, design, fam.per_comparison, margin) for q in asked]
+    return fam, [answer(groups, q, design, fam.per_comparison, margin_rel) for q in asked]

@@ -90,6 +90,15 @@ def _fraction(n_a: int, n_b: int, max_n: float) -> float:
     return min(1.0, (n_a * n_b / (n_a + n_b)) / (max_n / 2))
 
 
+def _fractions(looks: Sequence[tuple[int, int]], max_n: int | None) -> tuple[float, ...]:
+    """The information fraction of each look; ``max_n`` None: the last look's information is all there will be
+    (a fixed sweep, or a report of one)."""
+    if max_n is None:
+        n_a, n_b = looks[-1]
+        max_n = 2 * n_a * n_b / (n_a + n_b) if n_a and n_b else 2
+    return tuple(_fraction(n_a, n_b, max_n) for n_a, n_b in looks)
+
+
 def _pct(x: float) -> str:
     if abs(x) >= 100:  # only when the interval is still unbounded in practice
         return "+∞" if x > 0 else "−∞"
@@ -166,12 +175,7 @@ def sequential_compare(
     if not looks:
         return _open(0, 0, 0, None, margin_rel, alpha, "no look taken yet", method_text(spending))
     log = use_log(list(a[: max(n for n, _ in looks)]), list(b[: max(n for _, n in looks)]))
-    if max_n is None:  # the information at the last look is all there will be
-        n_a, n_b = looks[-1]
-        max_n_eff = 2 * (n_a * n_b / (n_a + n_b)) if n_a and n_b else 2
-    else:
-        max_n_eff = max_n
-    fractions = tuple(_fraction(n_a, n_b, max_n_eff) for n_a, n_b in looks)
+    fractions = _fractions(looks, max_n)
     method = method_text(spending, log, 2 if len(looks) > 1 or fractions[-1] < 1 else 1)
     # symmetric on the log scale, b/a within 1/(1 + m) .. 1 + m: the verdict does not depend on which is "a"
     margin = (-math.log1p(margin_rel), math.log1p(margin_rel)) if log else (-margin_rel, margin_rel)
@@ -264,15 +268,10 @@ class PairLooks:
     def log(self) -> bool:
         return use_log(self.a, self.b)
 
-    def _fractions(self) -> tuple[float, ...]:
-        n_a, n_b = self.looks[-1]
-        total = self.max_n if self.max_n is not None else 2 * n_a * n_b / max(n_a + n_b, 1)
-        return tuple(_fraction(x, y, max(total, 1e-9)) for x, y in self.looks)
-
     def bounds(self, level: float) -> list[tuple[Estimate, float, float]]:
         """(estimate, lower, upper) at each look with an estimate: one-sided 1 − level bounds on the working
         scale (the two-sided 1 − 2 level repeated interval)."""
-        out, fractions, log = [], self._fractions(), self.log
+        out, fractions, log = [], _fractions(self.looks, self.max_n), self.log
         for k, (n_a, n_b) in enumerate(self.looks, start=1):
             est = estimate(self.a[:n_a], self.b[:n_b], log)
             if isinstance(est, str):
