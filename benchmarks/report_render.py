@@ -9,7 +9,7 @@ utilisation trace), written once and not timed. Then, per repeat, the phases a p
 goes through are timed: **load** (search the runs, read the parent's ``summary/jobs.jsonl``), **analyse**
 (group, statistics, Holm, verdicts, Pareto, traces of the best and worst run per group), **html** (render
 the page) and **png** (the report's matplotlib figures, one per group); and the page's **repeat request**
-on a sweep that has ended, whose search (``report/cache.py``) fetches only runs that changed since the first. The page served by the
+on a sweep that has ended, whose search (``tracking/search_cache.py``) fetches only runs that changed since the first. The page served by the
 ``mlflow.app`` plugin pays load + analyse + html; the offline report adds png and the artifact upload.
 Targets: the page for 1,000 runs in ≤ 2 s, a repeat request in ≤ 0.3 s, on the 2-core development VM
 (median of the repeats). The repeat request goes through the plugin's page (``plugin.page``): its
@@ -36,10 +36,10 @@ if str(REPO) not in sys.path:  # the synthetic sweeps live with the tests (tests
 
 from green_mlflow.report import plugin  # noqa: E402
 from green_mlflow.report.analysis import analyse  # noqa: E402
-from green_mlflow.report.cache import IncrementalSearch, PageCache  # noqa: E402
 from green_mlflow.report.data import load, searcher  # noqa: E402
 from green_mlflow.report.figures import write_figures  # noqa: E402
 from green_mlflow.report.render import render  # noqa: E402
+from green_mlflow.tracking.search_cache import IncrementalSearch, PageCache  # noqa: E402
 from tests.helpers.synthetic import make_sweep, study  # noqa: E402
 
 PAGE_TARGET_S = 2.0

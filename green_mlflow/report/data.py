@@ -141,7 +141,7 @@ def sweep_from_run(run: Run) -> Sweep:
 def searcher(client: MlflowClient) -> Search:
     """``search(experiment_id, filter_string)``: all matching runs; straight from the tables of an SQL store
     (``sql_search``), else page by page through ``search_runs`` (a sweep can hold thousands)."""
-    from green_mlflow.report.sql_search import fast_or_client
+    from green_mlflow.tracking.sql_search import fast_or_client
 
     return fast_or_client(client, client_searcher(client))
 

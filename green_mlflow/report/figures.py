@@ -33,9 +33,14 @@ def _bars(ax, group: Group, metric: str, label: str, unit: str, estimated: bool)
     ]
     colors = ["#2f855a" if s is group.best else "#4a77b4" for s, _ in shown]
     ax.barh(names, means, xerr=errors, color=colors, hatch="//" if estimated else None, capsize=3)
+    for i, (s, _) in enumerate(shown):  # each repetition as a dot on its bar, jittered across the bar's height
+        values = s.values(metric)
+        ax.scatter(
+            values, [i + (j % 5 - 2) * 0.1 for j in range(len(values))], s=9, color="#1a202c", alpha=0.6, zorder=3
+        )
     ax.invert_yaxis()
     ax.set_xlabel(f"{label} ({unit}){' — ESTIMATED' if estimated else ''}")
-    ax.set_title(f"{label}, mean and 95% CI", fontsize=10)
+    ax.set_title(f"{label}: mean, 95% CI, repetitions", fontsize=10)
 
 
 def group_figure(group: Group, path: Path) -> Path:
@@ -60,12 +65,16 @@ def group_figure(group: Group, path: Path) -> Path:
             ax.annotate(
                 point.name, (point.latency_ms, point.energy_j), fontsize=8, xytext=(4, 4), textcoords="offset points"
             )
+        ax.margins(x=0.35, y=0.2)  # room for the labels to the right of the points, inside the panel
         front = sorted((p for p in group.points if p.on_front), key=lambda p: p.latency_ms)
-        ax.plot([p.latency_ms for p in front], [p.energy_j for p in front], "--", color="#2f855a", label="Pareto front")
+        if len(front) > 1:  # a line only where there is one to draw; the legend names what is drawn
+            ax.plot(
+                [p.latency_ms for p in front], [p.energy_j for p in front], "--", color="#2f855a", label="Pareto front"
+            )
+            ax.legend(fontsize=8)
         ax.set_xlabel(f"{LATENCY.label} (ms)")
         ax.set_ylabel(f"{energy.label} (J){' — ESTIMATED' if energy.estimated else ''}")
-        ax.set_title("energy vs latency", fontsize=10)
-        ax.legend(fontsize=8)
+        ax.set_title("energy vs latency (ringed: Pareto front)", fontsize=10)
     for ax in axes:  # no figure to draw (no finished run): say so instead of an empty frame
         ax.text(0.5, 0.5, "no finished run", ha="center", va="center")
         ax.set_axis_off()

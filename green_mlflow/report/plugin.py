@@ -37,11 +37,11 @@ from mlflow.server.handlers import _add_static_prefix
 from mlflow.tracking import MlflowClient
 
 from green_mlflow.report.analysis import analyse
-from green_mlflow.report.cache import IncrementalSearch, PageCache
 from green_mlflow.report.data import RUN_ID, ReportError, client_artifact_reader, load, searcher
 from green_mlflow.report.render import CSP, CSS, render
 from green_mlflow.study.defaults import MARGIN_REL
 from green_mlflow.study.runs import JobRun
+from green_mlflow.tracking.search_cache import IncrementalSearch, PageCache
 from green_mlflow.tracking.ui import ui_url
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from html import escape
 
 from green_mlflow.report import render_study, svg
 from green_mlflow.report.analysis import View
-from green_mlflow.report.comparisons import how_sure
+from green_mlflow.report.comparisons import how_sure, percent
 from green_mlflow.report.findings import findings_document
 from green_mlflow.report.study import Study, study
 from green_mlflow.study.defaults import MARGIN_REL
@@ -159,7 +159,7 @@ def _comparison_cells(group: Group, series: Series) -> str:
     answer = group.comparisons.get(series.name)
     if answer is None:
         return '<td colspan="3" class="gap">no figure to compare</td>'
-    delta = "?" if answer["delta_rel"] is None else f"{answer['delta_rel'] * 100:+.3g} %"
+    delta = "?" if answer["delta_rel"] is None else f"{percent(answer['delta_rel'] * 100, sign=True)} %"
     return (
         f'<td class="n">{_e(delta)}</td><td class="n">{_e(how_sure(answer))}</td>'
         f'<td title="{_e(answer["reason"])}">{_e(answer["verdict"])}</td>'
@@ -176,11 +176,17 @@ def _charts(group: Group) -> str:
             if summary is not None and summary.mean is not None:
                 bars.append(
                     svg.Bar(
-                        s.name, summary.mean, summary.ci95_low, summary.ci95_high, quantity.estimated, s is group.best
+                        s.name,
+                        summary.mean,
+                        summary.ci95_low,
+                        summary.ci95_high,
+                        quantity.estimated,
+                        s is group.best,
+                        tuple(s.values(quantity.metric)),
                     )
                 )
         if bars:
-            charts.append(svg.bar_chart(f"{quantity.label}, mean and 95% CI", quantity.unit, bars))
+            charts.append(svg.bar_chart(f"{quantity.label}, mean, 95% CI and each repetition", quantity.unit, bars))
     if group.points and energy is not None:
         points = [(p.name, p.latency_ms, p.energy_j, p.on_front) for p in group.points]
         charts.append(

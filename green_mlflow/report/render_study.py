@@ -212,7 +212,9 @@ def correlations(study: Study) -> str:
     rows = []
     for c in study.correlations:
         ci = f"{c['ci95_low']:.2f} to {c['ci95_high']:.2f}" if c["ci95_low"] is not None else "—"
-        far = "; ".join(f"{_e(d['series'])} ({d['energy_vs_trend_rel'] * 100:+.3g} %)" for d in c["departures"])
+        far = "; ".join(
+            f"{_e(d['series'])} ({percent(d['energy_vs_trend_rel'] * 100, sign=True)} %)" for d in c["departures"]
+        )
         rows.append(
             f'<tr><td>{_e(c["provider"])}</td><td>{_e(c["hardware"])}</td><td class="n">{c["n"]}</td>'
             f'<td class="n">{_g(c["rho"], ".3f")}</td><td class="n">{ci}</td><td>{far or "—"}</td></tr>'

@@ -64,12 +64,14 @@ class Bar:
     high: float | None
     estimated: bool = False
     best: bool = False
+    values: tuple[float, ...] = ()  # each repetition's value, drawn as a dot on its bar
 
 
 def bar_chart(title: str, unit: str, bars: list[Bar]) -> str:
-    """Horizontal bars from 0, one per series, with the CI as a whisker."""
+    """Horizontal bars from 0, one per series, with the CI as a whisker and each repetition as a dot."""
     plot_w = WIDTH - LABEL_W - 70
-    top = max([b.high if b.high is not None else b.mean for b in bars] + [0.0]) or 1.0
+    top = max([b.high if b.high is not None else b.mean for b in bars] + [v for b in bars for v in b.values] + [0.0])
+    top = top or 1.0
     height = 34 + ROW_H * len(bars) + 26
     hatch = f"hatch{next(_IDS)}"
     body = [
@@ -97,7 +99,13 @@ def bar_chart(title: str, unit: str, bars: list[Bar]) -> str:
                 f'<path d="M{lo:.1f} {mid - 5}v10M{lo:.1f} {mid}H{hi:.1f}M{hi:.1f} {mid - 5}v10" '
                 'stroke="#1a202c" fill="none"/>'
             )
-        label_x = x(bar.high if bar.high is not None else bar.mean) + 4
+        for j, value in enumerate(bar.values):  # jittered across the bar's height so equal values stay visible
+            dy = (j % 5 - 2) * (ROW_H - 12) / 5
+            body.append(
+                f'<circle class="rep" cx="{x(value):.1f}" cy="{y + ROW_H / 2 - 1 + dy:.1f}" r="2.2" fill="#1a202c" '
+                f'fill-opacity="0.55"><title>repetition {j + 1}: {_num(value)} {_e(unit)}</title></circle>'
+            )
+        label_x = x(max([bar.high if bar.high is not None else bar.mean, *bar.values])) + 4
         body.append(
             f'<text x="{label_x:.1f}" y="{y + 15}" class="v">{"≈" if bar.estimated else ""}{_num(bar.mean)}</text>'
         )
@@ -153,8 +161,9 @@ def scatter(
             f"{_num(energy)} J{' (Pareto front)' if on_front else ''}</title></circle>"
         )
         body.append(f'<text x="{cx + 8:.1f}" y="{cy + 4:.1f}" fill="{color}">{_e(_short(name, 24))}</text>')
+    drawn = "ringed points and dashed line" if len(front) > 1 else "ringed point"  # the caption names what is drawn
     body.append(
-        f'<text x="{left}" y="{height - 8}" class="tk">ringed points and dashed line: the Pareto front '
+        f'<text x="{left}" y="{height - 8}" class="tk">{drawn}: the Pareto front '
         "(no other runtime is lower on both axes)</text>"
     )
     return _svg(width, height, title, body)

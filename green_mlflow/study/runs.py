@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def runtime_label(runtime: str, source: str | None) -> str:
+    """``torch``, ``tf``, ``mxnet`` or ``onnx (from <source>)``: what the study compares (and the runs' tag)."""
+    return f"{runtime} (from {source})" if runtime == "onnx" and source else runtime
+
+
 @dataclass(frozen=True)
 class JobRun:
     """One job's child run: the config it measured, its outcome and its scalar metrics (units in names)."""
@@ -37,8 +42,7 @@ class JobRun:
 
     @property
     def runtime_label(self) -> str:
-        """``torch``, ``tf``, ``mxnet`` or ``onnx (from <source>)``: what the study compares."""
-        return f"{self.runtime} (from {self.source})" if self.runtime == "onnx" and self.source else self.runtime
+        return runtime_label(self.runtime, self.source)
 
     @property
     def group_key(self) -> tuple[str, str, str, str]:

@@ -17,6 +17,7 @@ from green_mlflow.envs import interpreter_for, software
 from green_mlflow.launch import run_module
 from green_mlflow.meters.base import MEASURED
 from green_mlflow.plan import Job
+from green_mlflow.study.runs import runtime_label
 from green_mlflow.tracking import models, runs
 from green_mlflow.tracking.metrics import (
     conversion_metrics,
@@ -27,6 +28,7 @@ from green_mlflow.tracking.metrics import (
     result_tags,
 )
 from green_mlflow.tracking.store import Store
+from green_mlflow.tracking.view import RUNTIME_TAG
 from green_mlflow.worker.sampler import read_trace
 
 
@@ -115,6 +117,7 @@ def run_job(
         job_params(cfg, job),
         {
             "green.config_hash": job.config_hash(),
+            RUNTIME_TAG: runtime_label(job.runtime, job.source),
             "green.software": job_software(job),
             "green.env": job.env_name,
             "green.run_order": str(run_order),

@@ -19,6 +19,7 @@ from green_mlflow.sweep.ledger import LEDGER, read_ledger, read_parent, table, w
 from green_mlflow.sweep.outcome import current
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import Store, compare_hint, open_store, store_error_text, store_errors
+from green_mlflow.tracking.view import save_sweep_view
 
 OK_STATUSES = ("FINISHED", "SKIPPED")  # SKIPPED: resumed, an earlier FINISHED run stands for the job
 
@@ -152,14 +153,22 @@ def _close_parent(parent: dict, folder: Path, rows: list[dict], failed: int, rep
     )
     if not parent.get("adopted"):  # `mlflow run` ends its own run from our exit code
         runs.finish(store, parent["run_id"], status)
+    view = save_sweep_view(store, parent["run_id"], f"sweep {parent['run_id'][:8]}", _energy_metric(rows))
     print(
         f"\n{len(rows) - failed} of {len(rows)} jobs finished{_skipped(rows)}; parent run {parent['run_id']} "
-        f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI: {store.ui_hint()}",
+        f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI, grouped by runtime, model, "
+        f"batch size, provider and mode: {store.ui_hint(view)}",
         flush=True,
     )
     page = compare_hint(parent["tracking_uri"], parent["run_id"])
     if page and report and rows:
         print(f"The comparison page: {page}", flush=True)
+
+
+def _energy_metric(rows: list[dict]) -> str:
+    """The net energy per sample the sweep's runs carry: measured where any run has it, else the estimate."""
+    measured = "energy_per_sample_net_j"
+    return measured if any(r.get(measured) is not None for r in rows) else "energy_per_sample_net_estimated_j"
 
 
 def close_abandoned(interrupted: bool) -> None:

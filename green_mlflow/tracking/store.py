@@ -74,16 +74,17 @@ class Store:
     experiment_id: str
     client: MlflowClient
 
-    def ui_hint(self) -> str:
-        """How to see this experiment's runs in the MLflow UI, opened on its runs table: a command that runs as
-        printed from a fresh shell (the ``mlflow`` of this interpreter's environment, by its absolute path)."""
+    def ui_hint(self, view: str | None = None) -> str:
+        """How to see this experiment's runs in the MLflow UI, opened on its runs table (on a saved ``view`` of
+        it, ``tracking.view``): a command that runs as printed from a fresh shell (the ``mlflow`` of this
+        interpreter's environment, by its absolute path)."""
         if self.uri.startswith(SQLITE) or self.uri.startswith("file:"):
             return (
                 f"{mlflow_command()} ui --backend-store-uri {self.uri}, then open "
-                f"{ui_url(LOCAL_UI, self.experiment_id)}"
+                f"{ui_url(LOCAL_UI, self.experiment_id, view=view)}"
             )
         if urlsplit(self.uri).scheme in ("http", "https"):
-            return f"open {ui_url(redact_uri(self.uri), self.experiment_id)} in a browser"
+            return f"open {ui_url(redact_uri(self.uri), self.experiment_id, view=view)} in a browser"
         return f"open {redact_uri(self.uri)} in a browser"
 
 

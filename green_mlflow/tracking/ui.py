@@ -10,8 +10,12 @@ from __future__ import annotations
 ML_VIEW = "workflowType=machine_learning"  # the classic runs view (table, charts, metrics)
 
 
-def ui_url(server: str = "", experiment_id: str | None = None, run_id: str | None = None) -> str:
+def ui_url(
+    server: str = "", experiment_id: str | None = None, run_id: str | None = None, view: str | None = None
+) -> str:
     """``<server>/#/experiments[/<experiment_id>/runs[/<run_id>]]?workflowType=machine_learning``.
+
+    ``view``: a saved view of the experiment's runs table (``tracking.view``), opened by ``viewStateShareKey``.
 
     ``server`` is the UI's address (``http://127.0.0.1:5000``), a relative one (``..`` from a page one level
     below the UI's root), or empty for the fragment alone. Without an experiment, the experiments list.
@@ -21,5 +25,12 @@ def ui_url(server: str = "", experiment_id: str | None = None, run_id: str | Non
     page = "#/experiments"
     if experiment_id is not None:
         page += f"/{experiment_id}/runs" + (f"/{run_id}" if run_id is not None else "")
+    query = ML_VIEW
+    if view is not None:
+        if experiment_id is None or run_id is not None:
+            raise ValueError(
+                f"view {view}: a saved view belongs to an experiment's runs table, not to {run_id or 'no experiment'}"
+            )
+        query += f"&viewStateShareKey={view}"
     base = server.rstrip("/")
-    return f"{base}/{page}?{ML_VIEW}" if base else f"{page}?{ML_VIEW}"
+    return f"{base}/{page}?{query}" if base else f"{page}?{query}"

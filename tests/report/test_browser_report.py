@@ -18,6 +18,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from green_mlflow.report.data import client_artifact_reader
+from green_mlflow.tracking.store import LOCAL_UI
+from green_mlflow.tracking.ui import ui_url
+from green_mlflow.tracking.view import RUNTIME_TAG
 from tests.helpers.browser import chromium, go_offline, mlflow_server, save_screenshot
 from tests.helpers.project import TINY_MEASURE, require_env, run_cli
 from tests.helpers.synthetic import Job, make_sweep
@@ -63,7 +67,7 @@ def served(tmp_path_factory) -> dict:
             study_parent = make_sweep(client, "study", study_jobs(), name="study sweep")
             yield {
                 "uri": uri, "client": client, "parent": parent, "xss_parent": xss_parent, "base": base,
-                "study_parent": study_parent,
+                "study_parent": study_parent, "sweep_out": proc.stdout + proc.stderr,
             }  # fmt: skip
 
 
@@ -257,3 +261,92 @@ def test_the_studys_findings_and_tables_on_the_page_and_in_the_offline_report(se
     assert_study_sections(browser)
     shown = [li.text for li in browser.find_elements("css selector", "#findings li")]
     assert shown == [f["text"] for f in findings["findings"]], "the page says what findings.json holds"
+
+
+def top_lines(store: dict) -> list[str]:
+    """The real sweep's answer as its own findings.json (written by the sweep, an artifact of its parent) says it."""
+    document = json.loads(client_artifact_reader(store["client"])(store["parent"], "report/findings.json"))
+    lines = [f["text"] for f in document["findings"] if f["kind"] == "group"]
+    assert lines, document["findings"]
+    return lines
+
+
+def assert_captions_name_what_is_drawn(browser) -> None:
+    """Each chart's caption names only what the chart draws: the dashed Pareto line, the repetitions' dots."""
+    charts = browser.execute_script(
+        "return [...document.querySelectorAll('svg.chart')].map(s => [s.textContent,"
+        " s.querySelectorAll('path.front').length, s.querySelectorAll('circle.rep').length])"
+    )
+    assert charts
+    for text, fronts, dots in charts:
+        assert ("dashed line" in text) == (fronts > 0), text
+        if "each repetition" in text:
+            assert dots > 0, text
+
+
+def test_a_real_sweeps_answer_is_the_same_in_findings_the_page_and_the_report(served, browser, tmp_path):
+    store, server = served, served["base"]
+    tops = top_lines(store)
+    parent = store["parent"].info.run_id
+    runs = store["client"].search_runs([store["parent"].info.experiment_id], "tags.`green.kind` = 'job'")
+    estimated = {
+        r.data.tags.get("energy.cpu.detail", "") for r in runs if r.data.tags.get("energy.cpu.method") == "estimated"
+    }
+    for where in (f"{server}/green/compare?parent={parent}", report(store, parent, tmp_path / "real.html").as_uri()):
+        browser.get(where)
+        shown = [p.text for p in browser.find_elements("css selector", "section.group p.verdict")]
+        assert shown == tops, (where, shown, tops)
+        limits = browser.find_element("id", "limits").text
+        assert limits.startswith("What this study does not show"), limits
+        for detail in estimated:  # the estimate's formula and constants, in the visible text
+            assert f"CPU energy is estimated, not measured: {detail.removeprefix('estimated: ')}" in limits, limits
+        assert "Idle power" in limits
+        assert_captions_name_what_is_drawn(browser)
+    save_screenshot(browser, tmp_path / "real_sweep_report.png")
+
+
+def test_the_heat_map_gives_different_ratios_different_colours(served, browser):
+    browser.get(f"{served['base']}/green/compare?parent={served['study_parent']}")
+    cells = browser.execute_script(
+        "return [...document.querySelectorAll('#overview table.heat td')].filter(td => td.textContent.startsWith('×'))"
+        ".map(td => [td.textContent, getComputedStyle(td).backgroundColor])"
+    )
+    colours = {}
+    for text, colour in cells:
+        colours.setdefault(colour, set()).add(text)
+    ratios = {text for text, _ in cells}
+    assert len(ratios) >= 3, cells
+    assert len(colours) == len(ratios), f"cells with different ratios share a colour: {colours}"
+    assert_captions_name_what_is_drawn(browser)
+
+
+def test_mlflows_own_ui_at_the_printed_link_groups_the_runs_by_runtime_and_shows_the_answer(served, browser, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    store, server = served, served["base"]
+    printed = re.search(r"grouped by [^:]*: .* then open (\S+)", store["sweep_out"])
+    assert printed, store["sweep_out"][-2000:]
+    link = printed.group(1)
+    assert link.startswith(LOCAL_UI) and "viewStateShareKey=" in link, link
+    browser.get(link.replace(LOCAL_UI, server))  # the same address on the test's server
+    body = lambda d: d.find_element("tag name", "body").text  # noqa: E731
+    WebDriverWait(browser, 90).until(lambda d: "onnx (from torch)" in body(d))
+    text = body(browser)
+    runs = store["client"].search_runs([store["parent"].info.experiment_id], "tags.`green.kind` = 'job'")
+    metric = next(
+        m for m in ("energy_per_sample_net_j", "energy_per_sample_net_estimated_j") if m in runs[0].data.metrics
+    )
+    assert metric in text and "latency_p50_ms" in text, "the key metrics are columns of the view"
+    for runtime in ("torch", "onnx (from torch)"):
+        assert f"{RUNTIME_TAG}: {runtime}" in text or runtime in text, text[:3000]
+    groups = browser.execute_script(
+        "return [...document.querySelectorAll('[role=row]')].map(r => r.textContent).filter(t => t.includes('green.runtime'))"
+    )
+    assert len(groups) == 2, groups  # one group row per runtime (one model, batch size, provider and mode)
+    save_screenshot(browser, tmp_path / "mlflow_view.png")
+
+    parent = store["parent"]
+    browser.get(ui_url(server, parent.info.experiment_id, parent.info.run_id))
+    WebDriverWait(browser, 90).until(lambda d: "Which runtime?" in body(d))
+    assert top_lines(store)[0][:80] in body(browser).replace("\n", " "), "the description holds the top line"
+    save_screenshot(browser, tmp_path / "mlflow_parent_run.png")

@@ -9,9 +9,9 @@ import pytest
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from green_mlflow.report.cache import IncrementalSearch
 from green_mlflow.report.data import client_searcher, load, searcher
-from green_mlflow.report.sql_search import sql_search
+from green_mlflow.tracking.search_cache import IncrementalSearch
+from green_mlflow.tracking.sql_search import sql_search
 from tests.helpers.synthetic import Job, make_sweep, study
 
 

@@ -7,7 +7,7 @@ report writes — ``tags.`k` = 'v'`` clauses, ``attributes.status != 'S'``, ``at
 ``attributes.end_time >= N`` joined by ``and`` — this reads MLflow's own tables read-only and returns
 records with the attributes of ``mlflow.entities.Run`` the report uses. Anything else (a file store, a
 tracking server, another filter, an error) goes through ``search_runs`` as before: same answer, slower.
-``tests/report/test_sql_search.py`` checks both give the same records.
+``tests/tracking/test_sql_search.py`` checks both give the same records.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ import time
 
 from mlflow.tracking import MlflowClient
 
-from green_mlflow.report.cache import FULL_RELOAD_S, IncrementalSearch
 from green_mlflow.report.data import load, searcher
+from green_mlflow.tracking.search_cache import FULL_RELOAD_S, IncrementalSearch
 from tests.helpers.synthetic import Job, log_job, make_sweep
 
 JOBS = "tags.`green.kind` = 'job'"
@@ -55,7 +55,7 @@ def test_later_searches_fetch_only_runs_that_changed_and_full_ones_drop_deleted_
 
 
 def test_a_page_is_rendered_once_while_its_selection_stays_the_same(tmp_path):
-    from green_mlflow.report.cache import PageCache
+    from green_mlflow.tracking.search_cache import PageCache
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     parent = make_sweep(client, "pages", [Job("torch", "eager", repetition=i) for i in range(2)])
