@@ -62,10 +62,18 @@ def group_figure(group: Group, path: Path) -> Path:
                 s=60 if point.on_front else 25,
                 edgecolors="black" if point.on_front else "none",
             )
+        middle = (min(p.latency_ms for p in group.points) + max(p.latency_ms for p in group.points)) / 2
+        for point in group.points:  # labels point inwards: a label right of the rightmost point would be clipped
+            right = point.latency_ms > middle
             ax.annotate(
-                point.name, (point.latency_ms, point.energy_j), fontsize=8, xytext=(4, 4), textcoords="offset points"
+                point.name,
+                (point.latency_ms, point.energy_j),
+                fontsize=8,
+                xytext=(-5 if right else 5, 4),
+                textcoords="offset points",
+                ha="right" if right else "left",
             )
-        ax.margins(x=0.35, y=0.2)  # room for the labels to the right of the points, inside the panel
+        ax.margins(x=0.1, y=0.15)
         front = sorted((p for p in group.points if p.on_front), key=lambda p: p.latency_ms)
         if len(front) > 1:  # a line only where there is one to draw; the legend names what is drawn
             ax.plot(

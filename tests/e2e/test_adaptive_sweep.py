@@ -16,18 +16,18 @@ from green_mlflow.report.data import client_artifact_reader
 from green_mlflow.report.parent_artifacts import DESIGN_ARTIFACT
 from tests.helpers.project import TINY_MEASURE, require_env, run_cli
 
+# the paper's CPU preset (adaptive, hypotheses=paper, no -m: the preset makes it a sweep), shrunk on the command line
 SWEEP = [
-    "-m",
+    "+experiment=paper_cpu",
     "runtime=torch,onnx",
+    "runtime.source=torch",
     "model=mobilenet_v2",
     "model.image_size=32",
     "batch_size=1",
     *TINY_MEASURE,
-    "hydra.sweeper.adaptive=true",
     "hydra.sweeper.min_repetitions=3",
     "hydra.sweeper.max_repetitions=5",
     "hydra.sweeper.max_per_round=2",
-    "hypotheses=paper",
 ]
 
 
