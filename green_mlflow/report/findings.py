@@ -148,7 +148,8 @@ def _claim_sentences(study: Study) -> list[dict]:
         status = c["status"]
         tail = c["statistic"] if status in ("supported", "contradicted") else c["what_would_decide"]
         pre = "" if study.claims["preregistered"] else " (not preregistered)"
-        text = f"Claim {c['id']}{pre}: {c['statement']} — {status}" + (f" ({tail})" if tail else "") + "."
+        shown = c.get("shown_as") or status  # a paper's claim tested here: "replicated on <hardware>: …"
+        text = f"Claim {c['id']}{pre}: {c['statement']} — {shown}" + (f" ({tail})" if tail else "") + "."
         out.append({"kind": "claim", "text": text, "id": c["id"], "status": status})
     return out
 

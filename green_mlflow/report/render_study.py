@@ -154,7 +154,7 @@ def claims(study: Study) -> str:
         )
         rows.append(
             f"<tr><td>{_e(c['id'])}</td><td>{_e(c['statement'])}</td><td>{_e(c['kind'])}</td>"
-            f'<td class="{css.get(c["status"], "inc")}">{_e(c["status"])}</td><td>{_e(c["statistic"])}</td>'
+            f'<td class="{css.get(c["status"], "inc")}">{_e(c.get("shown_as") or c["status"])}</td><td>{_e(c["statistic"])}</td>'
             f'<td class="n">{_e(interval)}</td><td class="n">{_e(", ".join(f"{a} vs {b}" for a, b in c["n_per_side"]))}</td>'
             f"<td>{_e(why)}</td><td>{_e(c['tested_on'])}</td></tr>"
         )

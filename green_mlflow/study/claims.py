@@ -30,6 +30,7 @@ from green_mlflow.study.selectors import Place, metric_of, overrides, pair_metri
 from green_mlflow.study.sequential import PairLooks
 
 PAPER_HARDWARE = "an RTX 3070 GPU (Alizadeh & Castor, CAIN 2024)"
+PAPER_SCOPE = "one NVIDIA RTX 3070 GPU, frameworks on CUDA, ONNX Runtime on CUDA and TensorRT"
 
 
 @dataclass
@@ -48,9 +49,16 @@ class Claim:
     detail: list[str] = field(default_factory=list)
     decide: str = ""  # inconclusive: what would decide it; not measured: the overrides that would measure it
     tested_on: str = ""
+    replicated_on: str = ""  # the paper's claims tested here: the hardware this replication ran on
     quantity: str = ""  # what was compared, and whether it was measured or estimated
     config_hashes: frozenset[str] = frozenset()  # the configurations the claim read (the sweep repeats them)
     weakest: tuple | None = None  # (Estimate, shift) of a comparison's weakest pair, for "what would decide it"
+
+    @property
+    def shown_as(self) -> str:
+        """The status as the reader meets it: a paper's claim tested elsewhere is a replication, never the
+        paper's own outcome ("replicated on AMD EPYC: contradicted")."""
+        return f"replicated on {self.replicated_on}: {self.status}" if self.replicated_on else self.status
 
     def record(self) -> dict:
         h = self.hypothesis
@@ -68,6 +76,8 @@ class Claim:
             "detail": self.detail,
             "what_would_decide": self.decide,
             "tested_on": self.tested_on,
+            "replicated_on": self.replicated_on or None,
+            "shown_as": self.shown_as,
             "quantity": self.quantity,
             "correction": "Bonferroni over the declared hypotheses: each at alpha / their number, under any stopping",
         }
@@ -121,8 +131,8 @@ class _Judge:
 def _shifts(h: Hypothesis) -> tuple[float, float]:
     """(low, high) on b/a − 1: a "lower" claim's bound is −min_effect, a "higher" one's +min_effect; an
     equivalence's the margins."""
-    if h.kind == "equivalent":  # symmetric on the log scale, as the questions' margin: 1/(1 + m) .. 1 + m
-        return 1 / (1 + h.margin) - 1, h.margin
+    if h.kind == "equivalent":  # symmetric on the log scale around the ratio: r/(1 + m) .. r(1 + m)
+        return h.ratio / (1 + h.margin) - 1, h.ratio * (1 + h.margin) - 1
     return (-h.min_effect, -h.min_effect) if h.kind == "lower" else (h.min_effect, h.min_effect)
 
 
@@ -171,7 +181,14 @@ def _compare(judge: _Judge, h: Hypothesis, claim: Claim) -> None:
     claim.quantity = quantity(h, pa.group)
     what = {"lower": "b < a", "higher": "b > a", "equivalent": "TOST"}
     effect = f" by ≥ {h.min_effect:.0%}" if h.min_effect and h.kind != "equivalent" else ""
-    margin = f", ±{h.margin:.0%}" if h.kind == "equivalent" else ""
+    margin = ""
+    if h.kind == "equivalent":
+        around = (
+            f" around ×{h.ratio:.3g} ({h.ratio / (1 + h.margin):.4g} to {h.ratio * (1 + h.margin):.4g})"
+            if h.ratio != 1
+            else ""
+        )
+        margin = f", ±{h.margin:.0%}{around}"
     claim.statistic = (
         f"{what[h.kind]}{effect}{margin}: one-sided repeated bounds on log values at {level:.2%} over "
         f"{len(tested)} pair(s) (every pair must show it); the weakest pair is shown"
@@ -330,6 +347,8 @@ def claims(groups: list[Group], study, declared: Declared, design: Design | None
         if c.quantity:
             c.statistic += f"; on {c.quantity}"
         if c.tested_on:
+            if declared.source == "paper" and c.supported is not None:
+                c.replicated_on = c.tested_on
             c.tested_on = (
                 f"tested on {c.tested_on}; the paper measured on {PAPER_HARDWARE}"
                 if declared.source == "paper"

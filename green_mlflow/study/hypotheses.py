@@ -29,7 +29,20 @@ from green_mlflow.registry import PROVIDERS, RUNTIMES
 PAPER = Path(__file__).resolve().parents[2] / "conf" / "paper_hypotheses.yaml"  # hypotheses=paper
 KINDS = ("lower", "higher", "equivalent", "best", "ranking_changes", "correlation")
 SELECTOR_KEYS = ("runtime", "source", "mode", "model", "batch_size", "provider")
-FIELDS = ("id", "statement", "kind", "a", "b", "series", "where", "min_effect", "margin", "threshold", "metric")
+FIELDS = (
+    "id",
+    "statement",
+    "kind",
+    "a",
+    "b",
+    "series",
+    "where",
+    "min_effect",
+    "margin",
+    "threshold",
+    "metric",
+    "ratio",
+)
 METRICS = ("energy", "latency")
 
 
@@ -67,6 +80,7 @@ class Hypothesis:
     margin: float = 0.05
     threshold: float = 0.9
     metric: str = "energy"
+    ratio: float = 1.0  # equivalent: b/a is about this ratio (within ±margin on the log scale); 1 = the same
 
 
 @dataclass(frozen=True)
@@ -180,6 +194,7 @@ def parse(text: str, source: str) -> Declared:
                 margin=_number(raw, "margin", 0.05, where, 0.001, 0.99),
                 threshold=_number(raw, "threshold", 0.9, where, -1.0, 1.0),
                 metric=metric,
+                ratio=_number(raw, "ratio", 1.0, where, 0.01, 100.0),
             )
         )
     return Declared(source, text, out)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from green_mlflow.registry import RUNTIMES
 from green_mlflow.study.groups import LATENCY, Group, Series
-from green_mlflow.study.hypotheses import Hypothesis
+from green_mlflow.study.hypotheses import Hypothesis, Selector
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,28 @@ def pair_metric(h: Hypothesis, pa: Place, pb: Place) -> str | None:
     return metric if metric is not None and metric == metric_of(h, pb.group) else None
 
 
+def _as_run_by_default(place: Place, side: Selector, where: Selector) -> bool:
+    """A side that names no mode reads its runtime's default mode only (torch eager, tf function, mxnet
+    hybrid, onnx ort_all: how the runtime runs unless told otherwise); a claim that wants other modes names them."""
+    if "mode" in side.values or "mode" in where.values:
+        return True
+    entry = RUNTIMES.get(place.facts["runtime"] or "")
+    return entry is None or place.facts["mode"] == entry.default_mode
+
+
 def pairs(groups: list[Group], h: Hypothesis) -> list[tuple[Place, Place]]:
-    """(a, b) series a comparison hypothesis pairs: the same measurement but for what its selectors name."""
+    """(a, b) series a comparison hypothesis pairs: like for like — the same model, batch, provider, hardware
+    (and source, and mode, unless the selectors name them) — but for what its selectors name. Where the sides
+    name different runtimes, their modes cannot match (torch eager against mxnet hybrid): each side reads its
+    runtime's default mode unless it names its own, so torch CUDA graphs are never paired with MXNet's default."""
     named = set(h.a.values) | set(h.b.values)
     key_facts = [k for k in ("model", "batch_size", "provider", "hardware", "source", "mode") if k not in named]
-    if "runtime" in named and "mode" in key_facts:
-        key_facts.remove("mode")  # modes belong to a runtime: torch eager is compared with mxnet hybrid
+    by_default = "runtime" in named and "mode" in key_facts
+    if by_default:
+        key_facts.remove("mode")
     found = [p for p in places(groups) if h.where.matches(**p.facts)]
-    side_a = [p for p in found if h.a.matches(**p.facts)]
-    side_b = [p for p in found if h.b.matches(**p.facts)]
+    side_a = [p for p in found if h.a.matches(**p.facts) and (not by_default or _as_run_by_default(p, h.a, h.where))]
+    side_b = [p for p in found if h.b.matches(**p.facts) and (not by_default or _as_run_by_default(p, h.b, h.where))]
     return [
         (pa, pb)
         for pa in side_a

@@ -149,7 +149,12 @@ def test_the_paper_file_parses_and_every_claim_gets_a_status(view):
     by_id = {c.hypothesis.id: c for c in results}
     assert by_id["P8-tensorrt-beats-cuda"].status == "not measured"
     assert "provider=cuda,tensorrt" in by_id["P8-tensorrt-beats-cuda"].decide
-    assert "the paper measured on an RTX 3070" in by_id["P2a-mxnet-beats-torch-vision-bs1"].tested_on
+    p2a = by_id["P2a-mxnet-beats-torch-vision-bs1"]
+    assert "the paper measured on an RTX 3070" in p2a.tested_on
+    # a paper's claim tested here is a replication on this hardware, never the paper's own outcome
+    assert p2a.replicated_on and p2a.shown_as == f"replicated on {p2a.replicated_on}: {p2a.status}"
+    assert p2a.record()["shown_as"] == p2a.shown_as and p2a.record()["replicated_on"] == p2a.replicated_on
+    assert by_id["P8-tensorrt-beats-cuda"].shown_as == "not measured"  # nothing tested, nothing replicated
 
 
 def _log_hypotheses(client, parent: str, text: str, logged_ms: int) -> None:
@@ -288,3 +293,38 @@ def test_runs_that_would_decide_match_statsmodels_power_of_a_t_test(gap: float, 
         if power.power(effect_size=gap / sd, nobs1=m, alpha=0.05 / family, df=m - 1, alternative="larger") >= 0.8
     )  # fmt: skip
     assert n == exact, (n, exact)
+
+
+def test_pairs_are_like_for_like_each_runtime_in_its_default_mode_unless_the_claim_names_one(tmp_path: Path):
+    """torch in two modes (eager 1.0, CUDA graphs 0.5) and mxnet hybrid 0.8: "mxnet below torch" reads torch as it
+    runs by default (eager), never its CUDA graphs; a claim that names cuda_graph gets exactly that pair."""
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    jobs = _series("torch", 1.0) + _series("torch", 0.5, mode="cuda_graph") + _series("mxnet", 0.8)
+    view = analyse(load(client, make_sweep(client, "modes", jobs)), traces=False)
+    found = _claims(
+        view,
+        "  - {id: D, statement: s, kind: lower, a: {runtime: torch}, b: {runtime: mxnet}}\n"
+        "  - {id: G, statement: s, kind: lower, a: {runtime: torch, mode: cuda_graph}, b: {runtime: mxnet}}\n"
+        "  - {id: M, statement: s, kind: lower, a: {runtime: torch}, b: {runtime: torch, mode: cuda_graph}}\n",
+    )
+    assert found["D"].status == "supported" and found["D"].n == [(6, 6)], found["D"].detail  # eager vs hybrid only
+    assert found["G"].status == "contradicted" and found["G"].n == [(6, 6)], found["G"].detail  # 0.8 > 0.5
+    assert any("cuda_graph" in d for d in found["G"].detail) and not any("cuda_graph" in d for d in found["D"].detail)
+    assert found["M"].status == "supported", found["M"].detail  # the same runtime, its two modes: named, so paired
+
+
+@pytest.mark.parametrize("ratio,status", [(1.10, "supported"), (1.03, "contradicted"), (1.25, "contradicted")])
+def test_about_ten_percent_more_is_supported_at_1_10_and_not_at_1_03_or_1_25(tmp_path: Path, ratio, status):
+    """The paper's P7 as declared: ONNX ResNet-50 from PyTorch at batch 64 about 10 % dearer (×1.10 within ±5 %)."""
+    from green_mlflow.study.hypotheses import load as load_hypotheses
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    jobs = _series("torch", 1.0, model="resnet50", batch_size=64) + _series(
+        "onnx", ratio, source="torch", model="resnet50", batch_size=64
+    )
+    view = analyse(load(client, make_sweep(client, "p7", jobs)), traces=False)
+    paper = load_hypotheses("paper")
+    (p7,) = [h for h in paper.hypotheses if h.id.startswith("P7")]
+    (claim,) = claims(view.groups, study(view), type(paper)(paper.source, paper.text, [p7]))
+    assert claim.status == status, (claim.statistic, claim.interval, claim.detail)
+    assert "around ×1.1 (1.048 to 1.155)" in claim.statistic
