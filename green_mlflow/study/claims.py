@@ -30,7 +30,6 @@ from green_mlflow.study.selectors import Place, metric_of, overrides, pair_metri
 from green_mlflow.study.sequential import PairLooks
 
 PAPER_HARDWARE = "an RTX 3070 GPU (Alizadeh & Castor, CAIN 2024)"
-PAPER_SCOPE = "one NVIDIA RTX 3070 GPU, frameworks on CUDA, ONNX Runtime on CUDA and TensorRT"
 
 
 @dataclass

@@ -153,11 +153,15 @@ def _close_parent(parent: dict, folder: Path, rows: list[dict], failed: int, rep
     )
     if not parent.get("adopted"):  # `mlflow run` ends its own run from our exit code
         runs.finish(store, parent["run_id"], status)
-    view = save_sweep_view(store, parent["run_id"], f"sweep {parent['run_id'][:8]}", _energy_metric(rows))
+    try:  # a convenience: a store that refuses the experiment tag costs the link's view, not the sweep
+        view = save_sweep_view(store, parent["run_id"], f"sweep {parent['run_id'][:8]}", _energy_metric(rows))
+    except store_errors() as err:
+        view = None
+        print(f"warning: the sweep's view in the MLflow UI was not saved: {store_error_text(err)}", flush=True)
     print(
         f"\n{len(rows) - failed} of {len(rows)} jobs finished{_skipped(rows)}; parent run {parent['run_id']} "
-        f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI, grouped by runtime, model, "
-        f"batch size, provider and mode: {store.ui_hint(view)}",
+        f"in experiment '{parent['experiment_name']}'.\nSee them in the MLflow UI"
+        f"{', grouped by runtime, model, batch size, provider and mode' if view else ''}: {store.ui_hint(view)}",
         flush=True,
     )
     page = compare_hint(parent["tracking_uri"], parent["run_id"])

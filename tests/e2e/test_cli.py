@@ -114,6 +114,11 @@ def test_repeated_sweep_runs_shuffled_with_idle_on_parent_and_gross_and_net_on_c
     assert top in parent.tags["mlflow.note.content"] and parent.tags["mlflow.note.content"].startswith("## Which")
     page = f"--app-name green-mlflow, then open http://127.0.0.1:5000/green/compare?parent={parents[0].info.run_id}"
     assert page in proc.stdout
+    # MLflow's own UI: the printed link opens the sweep's saved view; every job run is tagged with its runtime
+    view = f"&viewStateShareKey=green-{parents[0].info.run_id}"
+    assert "See them in the MLflow UI, grouped by runtime, model, batch size, provider and mode: " in proc.stdout
+    assert view in proc.stdout
+    assert sorted(c.data.tags["green.runtime"] for c in children) == ["onnx (from torch)"] * 3 + ["torch"] * 3
     assert parent.tags["idle.status"] == "ok" and parent.tags["idle.cpu.method"] == "estimated"
     assert parent.metrics["idle_duration_s"] >= 0.5 and "idle_cpu_power_estimated_w" in parent.metrics
     assert "idle_cpu_power_w" not in parent.metrics, "an estimate is never logged under a measured name"
