@@ -46,17 +46,28 @@ def read_ledger(folder: Path, parent_run_id: str | None = None) -> list[dict]:
     return out
 
 
+# The energy per sample a job is shown by, preferred first: net where an idle baseline was subtracted, else
+# gross; measured before estimated (the summary table's column and the sweep's view in the MLflow UI).
+ENERGY_PER_SAMPLE = (
+    "energy_per_sample_net_j",
+    "energy_per_sample_gross_j",
+    "energy_per_sample_net_estimated_j",
+    "energy_per_sample_gross_estimated_j",
+)
+
+
 def energy_cell(row: dict) -> str:
-    """Net energy per sample where an idle baseline was subtracted, else gross; measured before estimated."""
-    for key, label in (
-        ("energy_per_sample_net_j", f"net, {row.get('energy_method') or 'measured'}"),
-        ("energy_per_sample_gross_j", f"gross, {row.get('energy_method') or 'measured'}"),
-        ("energy_per_sample_net_estimated_j", "net, estimated"),
-        ("energy_per_sample_gross_estimated_j", "gross, estimated"),
-    ):
+    for key in ENERGY_PER_SAMPLE:
         if row.get(key) is not None:
-            return f"{row[key]:.4g} J ({label})"
+            kind = "net" if "_net" in key else "gross"
+            method = "estimated" if key.endswith("_estimated_j") else row.get("energy_method") or "measured"
+            return f"{row[key]:.4g} J ({kind}, {method})"
     return "unavailable" if row.get("status") == "FINISHED" else "-"
+
+
+def energy_metric(rows: list[dict]) -> str:
+    """The energy per sample the sweep's rows carry, by ``ENERGY_PER_SAMPLE``'s preference (net estimated if none)."""
+    return next((k for k in ENERGY_PER_SAMPLE if any(r.get(k) is not None for r in rows)), ENERGY_PER_SAMPLE[2])
 
 
 def table(rows: list[dict]) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from green_mlflow.contract import MeasureSettings
 from green_mlflow.sweep import idle as baseline
 from green_mlflow.sweep.break_even import break_even_for_sweep
-from green_mlflow.sweep.ledger import LEDGER, read_ledger, read_parent, table, write_parent
+from green_mlflow.sweep.ledger import LEDGER, energy_metric, read_ledger, read_parent, table, write_parent
 from green_mlflow.sweep.outcome import current
 from green_mlflow.tracking import runs
 from green_mlflow.tracking.store import Store, compare_hint, open_store, store_error_text, store_errors
@@ -154,7 +154,7 @@ def _close_parent(parent: dict, folder: Path, rows: list[dict], failed: int, rep
     if not parent.get("adopted"):  # `mlflow run` ends its own run from our exit code
         runs.finish(store, parent["run_id"], status)
     try:  # a convenience: a store that refuses the experiment tag costs the link's view, not the sweep
-        view = save_sweep_view(store, parent["run_id"], f"sweep {parent['run_id'][:8]}", _energy_metric(rows))
+        view = save_sweep_view(store, parent["run_id"], f"sweep {parent['run_id'][:8]}", energy_metric(rows))
     except store_errors() as err:
         view = None
         print(f"warning: the sweep's view in the MLflow UI was not saved: {store_error_text(err)}", flush=True)
@@ -167,12 +167,6 @@ def _close_parent(parent: dict, folder: Path, rows: list[dict], failed: int, rep
     page = compare_hint(parent["tracking_uri"], parent["run_id"])
     if page and report and rows:
         print(f"The comparison page: {page}", flush=True)
-
-
-def _energy_metric(rows: list[dict]) -> str:
-    """The net energy per sample the sweep's runs carry: measured where any run has it, else the estimate."""
-    measured = "energy_per_sample_net_j"
-    return measured if any(r.get(measured) is not None for r in rows) else "energy_per_sample_net_estimated_j"
 
 
 def close_abandoned(interrupted: bool) -> None:
