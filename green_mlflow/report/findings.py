@@ -147,10 +147,11 @@ def _claim_sentences(study: Study) -> list[dict]:
     for c in study.claims["claims"]:
         status = c["status"]
         tail = c["statistic"] if status in ("supported", "contradicted") else c["what_would_decide"]
+        name = c.get("name") or c["id"]
         pre = "" if study.claims["preregistered"] else " (not preregistered)"
         shown = c.get("shown_as") or status  # a paper's claim tested here: "replicated on <hardware>: …"
-        text = f"Claim {c['id']}{pre}: {c['statement']} — {shown}" + (f" ({tail})" if tail else "") + "."
-        out.append({"kind": "claim", "text": text, "id": c["id"], "status": status})
+        text = f"Claim {name}{pre}: {c['statement']} — {shown}" + (f" ({tail})" if tail else "") + "."
+        out.append({"kind": "claim", "text": text, "id": c["id"], "metric": c.get("metric"), "status": status})
     return out
 
 

@@ -139,32 +139,44 @@ def tables(study: Study) -> str:
 
 
 def claims(study: Study) -> str:
-    """The declared hypotheses, each with its status and the statistic behind it (claims.json)."""
+    """The declared hypotheses, each on each metric it names (energy and latency side by side), with its status,
+    the statistic behind it, what its n counts, how much of its scope was measured and every pair it read."""
     declared = study.claims
     if not declared:
         return ""
     css = {"supported": "lower", "contradicted": "higher"}
     rows = []
     for c in declared["claims"]:
-        why = c["what_would_decide"] if c["status"] in ("inconclusive", "not measured") else ""
+        why = c["what_would_decide"] if c["status"] in ("inconclusive", "not measured", "partly measured") else ""
         interval = (
             f"{_g(c['ratio'], '.3g')} ({_g(c['interval_low'], '.3g')} to {_g(c['interval_high'], '.3g')})"
             if c["interval_low"] is not None
             else _g(c["ratio"], ".3g")
         )
+        pairs = c.get("pairs") or []
+        listed = (
+            f"<details><summary>{len(pairs)} read</summary><ul>{''.join(f'<li>{_e(x)}</li>' for x in pairs)}</ul>"
+            "</details>"
+            if pairs
+            else "—"
+        )
         rows.append(
-            f"<tr><td>{_e(c['id'])}</td><td>{_e(c['statement'])}</td><td>{_e(c['kind'])}</td>"
-            f'<td class="{css.get(c["status"], "inc")}">{_e(c.get("shown_as") or c["status"])}</td><td>{_e(c["statistic"])}</td>'
-            f'<td class="n">{_e(interval)}</td><td class="n">{_e(", ".join(f"{a} vs {b}" for a, b in c["n_per_side"]))}</td>'
-            f"<td>{_e(why)}</td><td>{_e(c['tested_on'])}</td></tr>"
+            f'<tr data-claim="{_e(c.get("name") or c["id"])}"><td>{_e(c.get("name") or c["id"])}</td>'
+            f"<td>{_e(c['statement'])}</td><td>{_e(c['kind'])}</td><td>{_e(c.get('metric', 'energy'))}</td>"
+            f'<td class="{css.get(c["status"], "inc")}">{_e(c.get("shown_as") or c["status"])}</td>'
+            f'<td>{_e(c["statistic"])}</td><td class="n">{_e(interval)}</td>'
+            f"<td>{_e(c.get('n_counts') or '—')}</td><td>{listed}</td><td>{_e(why)}</td><td>{_e(c['tested_on'])}</td></tr>"
         )
     error = f'<p class="small">{_e(declared["error"])}</p>' if declared.get("error") else ""
     return (
         f'<section id="claims"><h2>Claims: the declared hypotheses</h2><p class="small">{_e(declared["source"])} '
         f"(sha256 {_e(declared['sha256'][:12])}…): {_e(declared['note'])}. <strong>Guarantee: "
-        f'{_e(declared.get("guarantee", ""))}</strong> (docs/method.md, "What a verdict guarantees").</p>'
-        f"{error}<table><tr><th>id</th><th>hypothesis</th><th>kind</th><th>status</th><th>statistic</th>"
-        "<th>ratio (bounds)</th><th>n per side</th><th>what would decide it</th><th>tested on</th></tr>"
+        f'{_e(declared.get("guarantee", ""))}</strong> (docs/method.md, "What a verdict guarantees"). A claim '
+        "about energy and time is tested on each, side by side; a claim measured on part of its scope is "
+        '"partly measured: k of m", never supported on the part.</p>'
+        f"{error}<table><tr><th>id</th><th>hypothesis</th><th>kind</th><th>metric</th><th>status</th>"
+        "<th>statistic</th><th>ratio or ρ (bounds)</th><th>n counts</th><th>pairs and groups</th>"
+        "<th>what would decide it</th><th>tested on</th></tr>"
         f"{''.join(rows)}</table></section>"
     )
 

@@ -86,3 +86,17 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> Correlation:
         z, se = math.atanh(rho), math.sqrt((1 + rho**2 / 2) / (n - 3))
         low, high = math.tanh(z - 1.959963984540054 * se), math.tanh(z + 1.959963984540054 * se)
     return Correlation(n, rho, p, low, high, "; ".join(notes), method)
+
+
+def fisher_bounds(rho: float, n: int, level: float) -> tuple[float, float] | None:
+    """One-sided bounds on Spearman's ρ, each at ``level`` (together a 1 − 2·level interval): Fisher's z with
+    Bonett & Wright's (2000) variance (1 + ρ²/2) / (n − 3). None below 4 series. At |ρ| = 1, where z is
+    infinite, ρ is taken as the nearest value n series can show short of it, 1 − 12 / (n(n² − 1)) (one adjacent
+    pair swapped): a perfect order among few series is not proof of a strong correlation (rule 15)."""
+    if n < 4:
+        return None
+    nearest = 1 - 12 / (n * (n * n - 1))
+    r = max(-nearest, min(nearest, rho))
+    z, se = math.atanh(r), math.sqrt((1 + r**2 / 2) / (n - 3))
+    q = float(stats.norm.isf(level))
+    return math.tanh(z - q * se), math.tanh(z + q * se)

@@ -4,14 +4,18 @@ A hypotheses file is YAML: ``hypotheses:`` a list, each with an ``id``, the ``st
 and series selectors (docs/method.md rule 20):
 
 - ``lower`` / ``higher``: series ``b`` uses less / more than series ``a`` (``min_effect``: by at least that
-  fraction), in every group ``where`` selects that has both;
+  fraction), in every group ``where`` selects — or, with ``share``, in more than that share of them ("usually");
 - ``equivalent``: ``a`` and ``b`` within ±``margin`` (default 0.05) in every such group;
 - ``best``: ``series`` is the lowest of every group ``where`` selects;
 - ``ranking_changes``: the order of the runtimes differs between the groups ``where`` selects;
 - ``correlation``: energy per sample follows latency per sample with Spearman's ρ at least ``threshold``.
 
 A selector is a mapping of ``runtime``, ``source``, ``mode``, ``model``, ``batch_size``, ``provider`` to a
-value or a list of values. ``metric`` is ``energy`` (the group's energy basis, the default) or ``latency``.
+value or a list of values. ``metric`` is ``energy`` (the group's energy basis, the default), ``latency`` or ``cpu_utilisation`` (the
+process's mean CPU %), or a list of them: a claim about energy *and* time is tested on each, side by side, and
+each counts in the family. An ONNX side that names no ``source`` is paired with the framework it was converted
+from (a conversion). The groups ``where`` names are the claim's scope: a claim measured on part of it is
+"partly measured", never supported on the part.
 ``load`` refuses, in one line, a field it does not know or a selector value that names nothing that exists.
 """
 
@@ -42,8 +46,9 @@ FIELDS = (
     "threshold",
     "metric",
     "ratio",
+    "share",
 )
-METRICS = ("energy", "latency")
+METRICS = ("energy", "latency", "cpu_utilisation")
 
 
 class HypothesisError(ValueError):
@@ -79,8 +84,10 @@ class Hypothesis:
     min_effect: float = 0.0
     margin: float = 0.05
     threshold: float = 0.9
-    metric: str = "energy"
+    metric: str = "energy"  # the one metric this claim is tested on (``metrics[i]`` when the claims expand it)
     ratio: float = 1.0  # equivalent: b/a is about this ratio (within ±margin on the log scale); 1 = the same
+    metrics: tuple[str, ...] = ("energy",)  # as declared: each is tested, side by side
+    share: float | None = None  # lower/higher: in more than this share of the pairs ("usually"); None = every pair
 
 
 @dataclass(frozen=True)
@@ -174,9 +181,20 @@ def parse(text: str, source: str) -> Declared:
         kind = raw["kind"]
         if kind not in KINDS:
             raise _one_line(where, f"kind={kind} is not known; allowed: {', '.join(KINDS)}")
-        metric = raw.get("metric", "energy")
-        if metric not in METRICS:
-            raise _one_line(where, f"metric={metric} is not known; allowed: {', '.join(METRICS)}")
+        raw_metric = raw.get("metric", "energy")
+        metrics = tuple(dict.fromkeys(str(m) for m in (raw_metric if isinstance(raw_metric, list) else [raw_metric])))
+        for metric in metrics:
+            if metric not in METRICS:
+                raise _one_line(where, f"metric={metric} is not known; allowed: {', '.join(METRICS)} (or a list)")
+        if not metrics:
+            raise _one_line(where, f"metric is an empty list; allowed: {', '.join(METRICS)} (or a list)")
+        if kind == "correlation" and metrics != ("energy",):
+            raise _one_line(where, "kind=correlation correlates energy with latency: leave metric out")
+        share = raw.get("share")
+        if share is not None:
+            if kind not in ("lower", "higher"):
+                raise _one_line(where, f'share applies to kind=lower or higher ("usually"), not kind={kind}')
+            share = _number(raw, "share", 0.5, where, 0.01, 0.99)
         needs = {"lower": ("a", "b"), "higher": ("a", "b"), "equivalent": ("a", "b"), "best": ("series",)}
         for key in needs.get(kind, ()):
             if not raw.get(key):
@@ -193,8 +211,10 @@ def parse(text: str, source: str) -> Declared:
                 min_effect=_number(raw, "min_effect", 0.0, where, 0.0, 0.99),
                 margin=_number(raw, "margin", 0.05, where, 0.001, 0.99),
                 threshold=_number(raw, "threshold", 0.9, where, -1.0, 1.0),
-                metric=metric,
+                metric=metrics[0],
                 ratio=_number(raw, "ratio", 1.0, where, 0.01, 100.0),
+                metrics=metrics,
+                share=share,
             )
         )
     return Declared(source, text, out)

@@ -38,14 +38,21 @@ def places(groups: list[Group]) -> list[Place]:
     return [Place(g, s) for g in groups for s in g.series if s.finished]
 
 
+CPU_UTILISATION = "cpu_util_process_percent"  # metric=cpu_utilisation: the process's mean CPU % while measured
+
+
 def metric_of(h: Hypothesis, group: Group) -> str | None:
     if h.metric == "latency":
         return LATENCY.metric
+    if h.metric == "cpu_utilisation":
+        return CPU_UTILISATION
     return group.basis.metric if group.basis is not None and group.basis.energy else None
 
 
 def quantity(h: Hypothesis, group: Group) -> str:
     """What a hypothesis compares in ``group``, in words; an estimated energy says it is not a measurement."""
+    if h.metric == "cpu_utilisation":
+        return "CPU utilisation of the inference process (mean %), measured"
     if h.metric == "latency" or group.basis is None:
         return "latency (mean per batch)"
     if group.basis.estimated:
@@ -68,13 +75,31 @@ def _as_run_by_default(place: Place, side: Selector, where: Selector) -> bool:
     return entry is None or place.facts["mode"] == entry.default_mode
 
 
+def _conversion(h: Hypothesis) -> bool:
+    """ONNX Runtime on one side (naming no source) against frameworks on the other: each ONNX model is paired
+    with the framework it was converted from, never with another."""
+    sides = (h.a, h.b)
+    return any(s.get("runtime") == ("onnx",) and not s.get("source") for s in sides) and any(
+        s.get("runtime") and "onnx" not in s.get("runtime") for s in sides
+    )
+
+
+def _converted_from(pa: Place, pb: Place) -> bool:
+    native, onnx = (pb, pa) if pa.facts["runtime"] == "onnx" else (pa, pb)
+    return onnx.facts["runtime"] == "onnx" and onnx.facts["source"] == native.facts["runtime"]
+
+
 def pairs(groups: list[Group], h: Hypothesis) -> list[tuple[Place, Place]]:
     """(a, b) series a comparison hypothesis pairs: like for like — the same model, batch, provider, hardware
     (and source, and mode, unless the selectors name them) — but for what its selectors name. Where the sides
     name different runtimes, their modes cannot match (torch eager against mxnet hybrid): each side reads its
-    runtime's default mode unless it names its own, so torch CUDA graphs are never paired with MXNet's default."""
+    runtime's default mode unless it names its own, so torch CUDA graphs are never paired with MXNet's default.
+    ONNX against frameworks, with no source named, is a conversion: each ONNX model against its own source."""
     named = set(h.a.values) | set(h.b.values)
+    conversion = _conversion(h)
     key_facts = [k for k in ("model", "batch_size", "provider", "hardware", "source", "mode") if k not in named]
+    if conversion and "source" in key_facts:
+        key_facts.remove("source")
     by_default = "runtime" in named and "mode" in key_facts
     if by_default:
         key_facts.remove("mode")
@@ -85,7 +110,9 @@ def pairs(groups: list[Group], h: Hypothesis) -> list[tuple[Place, Place]]:
         (pa, pb)
         for pa in side_a
         for pb in side_b
-        if pa is not pb and all(pa.facts[k] == pb.facts[k] for k in key_facts)
+        if pa is not pb
+        and all(pa.facts[k] == pb.facts[k] for k in key_facts)
+        and (not conversion or _converted_from(pa, pb))
     ]
 
 

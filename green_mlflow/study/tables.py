@@ -129,55 +129,60 @@ def batch_effects(groups: list[Group]) -> list[Row]:
 def correlations(groups: list[Group]) -> list[dict]:
     """Per provider and hardware: Spearman's ρ of energy per sample against latency per sample over the series,
     and the series furthest from the log-log trend (where energy is not just time × power)."""
-    by_place: dict[tuple[str, str], list[tuple[Group, Series]]] = defaultdict(list)
+    return [row for row in (correlation_row(p, h, placed) for (p, h), placed in by_place(groups)) if row]
+
+
+def by_place(groups: list[Group]) -> list[tuple[tuple[str, str], list[tuple[Group, Series]]]]:
+    """The finished series of ``groups`` by (provider, hardware): what one correlation spans."""
+    out: dict[tuple[str, str], list[tuple[Group, Series]]] = defaultdict(list)
     for group in groups:
         if group.batch_size.isdigit():
-            by_place[(group.provider, group.hardware)].extend((group, s) for s in group.series if s.finished)
-    out = []
-    for (provider, hardware), placed in sorted(by_place.items()):
-        metric = energy_quantity([s for _, s in placed])
-        if metric is None:
-            continue
-        if metric.estimated:  # an estimate is power × time: its correlation with time says nothing about energy
-            out.append(_circular(provider, hardware, metric.metric, len(placed)))
-            continue
-        points = [
-            (
-                f"{s.name} · {g.model} · batch {g.batch_size}",
-                s.mean(LATENCY.metric) / int(g.batch_size),
-                s.mean(metric.metric),
-            )
-            for g, s in placed
-            if s.mean(LATENCY.metric) and s.mean(metric.metric) and s.mean(metric.metric) > 0
-        ]
-        result: Correlation = spearman([p[1] for p in points], [p[2] for p in points])
-        departures = []
-        if len(points) >= 3:
-            x, y = np.log([p[1] for p in points]), np.log([p[2] for p in points])
-            slope, intercept = np.polyfit(x, y, 1)
-            residuals = y - (slope * x + intercept)
-            for index in np.argsort(-np.abs(residuals))[:DEPARTURES]:
-                if abs(residuals[index]) < 1e-6:  # on the trend, to rounding: no departure to name
-                    break
-                departures.append({"series": points[index][0], "energy_vs_trend_rel": math.expm1(residuals[index])})
-        out.append(
-            {
-                "provider": provider,
-                "hardware": hardware,
-                "metric": metric.metric,
-                "estimated": metric.estimated,
-                "x": "latency per sample (latency_mean_ms / batch_size)",
-                "n": result.n,
-                "rho": result.rho,
-                "p_value": result.p_value,
-                "ci95_low": result.ci95_low,
-                "ci95_high": result.ci95_high,
-                "note": result.note,
-                "p_method": result.p_method,
-                "departures": departures,
-            }
+            out[(group.provider, group.hardware)].extend((group, s) for s in group.series if s.finished)
+    return sorted(out.items())
+
+
+def correlation_row(provider: str, hardware: str, placed: list[tuple[Group, Series]]) -> dict | None:
+    """Spearman's ρ of energy per sample against latency per sample over ``placed`` (one provider and hardware);
+    a note instead where the energy is estimated from time; None without a common energy figure."""
+    metric = energy_quantity([s for _, s in placed])
+    if metric is None:
+        return None
+    if metric.estimated:  # an estimate is power × time: its correlation with time says nothing about energy
+        return _circular(provider, hardware, metric.metric, len(placed))
+    points = [
+        (
+            f"{s.name} · {g.model} · batch {g.batch_size}",
+            s.mean(LATENCY.metric) / int(g.batch_size),
+            s.mean(metric.metric),
         )
-    return out
+        for g, s in placed
+        if s.mean(LATENCY.metric) and s.mean(metric.metric) and s.mean(metric.metric) > 0
+    ]
+    result: Correlation = spearman([p[1] for p in points], [p[2] for p in points])
+    departures = []
+    if len(points) >= 3:
+        x, y = np.log([p[1] for p in points]), np.log([p[2] for p in points])
+        slope, intercept = np.polyfit(x, y, 1)
+        residuals = y - (slope * x + intercept)
+        for index in np.argsort(-np.abs(residuals))[:DEPARTURES]:
+            if abs(residuals[index]) < 1e-6:  # on the trend, to rounding: no departure to name
+                break
+            departures.append({"series": points[index][0], "energy_vs_trend_rel": math.expm1(residuals[index])})
+    return {
+        "provider": provider,
+        "hardware": hardware,
+        "metric": metric.metric,
+        "estimated": metric.estimated,
+        "x": "latency per sample (latency_mean_ms / batch_size)",
+        "n": result.n,
+        "rho": result.rho,
+        "p_value": result.p_value,
+        "ci95_low": result.ci95_low,
+        "ci95_high": result.ci95_high,
+        "note": result.note,
+        "p_method": result.p_method,
+        "departures": departures,
+    }
 
 
 def _circular(provider: str, hardware: str, metric: str, series: int) -> dict:

@@ -152,7 +152,7 @@ class AdaptiveSweep:
         used, measured = self._load()
         self._evaluate(used)
         open_answers = [a for a in self.answers if not a.decided]
-        open_claims = [c for c in self.claims if c.status == "inconclusive"]
+        open_claims = [c for c in self.claims if c.open]
         by_hash = {c.config_hash: i for i, c in enumerate(self.configurations) if c.config_hash}
         extra: dict[int, int] = {}
         cap = self.settings.max_repetitions
@@ -240,8 +240,8 @@ class AdaptiveSweep:
             if not ans.decided:
                 self.say(f"  open: {ans.question.text}: {self.open_reason(ans)}")
         for claim in self.claims:
-            if claim.status == "inconclusive":
-                self.say(f"  open claim {claim.hypothesis.id}: {claim.decide}")
+            if claim.open:
+                self.say(f"  open claim {claim.name}: {claim.decide}")
         return []
 
     def open_reason(self, ans: Answer) -> str:

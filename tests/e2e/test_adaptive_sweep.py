@@ -66,14 +66,16 @@ def test_an_adaptive_sweep_decides_in_rounds_and_a_rerun_measures_nothing_again(
     (question,) = findings["comparisons"]
     assert question["kinds"][0] == "conversion" and question["reference"] == "torch"
     claims = json.loads(client_artifact_reader(client)(parent, "report/claims.json"))
-    assert claims["preregistered"] is True and len(claims["claims"]) == 13
+    assert claims["preregistered"] is True and len(claims["claims"]) == 22  # 12 hypotheses, 10 on energy and time
     assert parent.data.tags["green.hypotheses.source"] == "paper"
-    by_id = {c["id"]: c for c in claims["claims"]}
-    assert by_id["P8-tensorrt-beats-cuda"]["status"] == "not measured"
-    p6a = by_id["P6a-onnx-from-torch-improves"]
-    assert p6a["status"] in ("supported", "inconclusive", "contradicted")
-    if p6a["status"] == "inconclusive":  # the sweep did not consider it decided: it said so when it stopped
-        assert "open claim P6a-onnx-from-torch-improves" in out and "max_repetitions=5" in out
+    by_name = {c["name"]: c for c in claims["claims"]}
+    assert by_name["P8-tensorrt-beats-cuda (energy)"]["status"] == "not measured"
+    for metric in ("energy", "latency"):  # "usually" over 18 conversions: one measured here, never supported on it
+        p6 = by_name[f"P6-onnx-usually-improves ({metric})"]
+        assert p6["status"] == "partly measured" and p6["coverage"]["measured"] == 1, p6
+        assert p6["coverage"]["expected"] == 18 and p6["shown_as"].endswith("partly measured: 1 of 18 pairs")
+        assert "replicated on " in p6["shown_as"]
+    assert "open claim P6" not in out  # more runs of one pair cannot decide a share of 18: not repeated for it
     assert question["method"].startswith("repeated confidence intervals")
     if question["verdict"] == "open":  # the sweep says why at the end, with every run it took
         assert "open: onnx (from torch) vs torch" in out

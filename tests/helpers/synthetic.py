@@ -63,6 +63,7 @@ class Job:
     extra_params: dict[str, str] = field(default_factory=dict)
     extra_tags: dict[str, str] = field(default_factory=dict)
     carbon_g_per_kwh: float | None = None  # a sweep given carbon.intensity_g_per_kwh logs CO2e per 1,000 samples
+    cpu_percent: float | None = None  # the process's mean CPU utilisation (default: the filler's 1.0)
 
 
 def job_metrics(job: Job) -> dict[str, float]:
@@ -70,6 +71,8 @@ def job_metrics(job: Job) -> dict[str, float]:
     metrics: dict[str, float] = {}
     if job.status == "FINISHED":
         metrics.update(dict.fromkeys(FILLER_METRICS, 1.0))
+        if job.cpu_percent is not None:
+            metrics["cpu_util_process_percent"] = job.cpu_percent
     if job.latency_ms is not None:
         metrics.update(
             latency_mean_ms=job.latency_ms,
