@@ -66,10 +66,11 @@ def _pct(rel: float | None) -> str:
 
 
 def _interval(r: dict) -> str:
-    if r["ci_low_rel"] is None:
+    if r["ci_low_rel"] is None and r["ci_high_rel"] is None:
         return "no interval yet"
-    lo, hi = r["ci_low_rel"] * 100, r["ci_high_rel"] * 100
-    return f"{r['ci_level'] * 100:.3g} % repeated CI {percent(lo, True)} to {percent(hi, True)} %"
+    # a bound of b/a at 0 (−100 %) is, turned round as a/b, no bound at all: +∞ (``oriented`` gives None)
+    lo, hi = (("+∞" if x is None else percent(x * 100, True)) for x in (r["ci_low_rel"], r["ci_high_rel"]))
+    return f"{r['ci_level'] * 100:.3g} % repeated CI {lo} to {hi} %"
 
 
 def how_sure(r: dict) -> str:

@@ -176,7 +176,8 @@ class AdaptiveSweep:
         decided = len(self.answers) - len(open_answers)
         head = f"adaptive sweep, after round {self.round}: {decided} of {len(self.answers)} questions decided"
         if self.claims:
-            head += f", {len(self.claims) - len(open_claims)} of {len(self.claims)} claims"
+            settled = sum(c.status in ("supported", "contradicted") for c in self.claims)
+            head += f", {settled} of {len(self.claims)} claims decided ({len(open_claims)} open)"
         if not open_answers and not open_claims:
             return self._stop(used, f"{head}; every question is decided", "every question decided")
         if not extra:

@@ -344,3 +344,15 @@ def test_cells_round_to_the_precision_their_interval_supports_and_ticks_fall_on_
     assert mean_pm(0.278, 0.09884) == "0.278 ± 0.099" and mean_pm(241.4, 159.8) == "241 ± 160"
     assert _ticks(0.0, 10.58) == [0, 5, 10] and _ticks(0.0, 1.3748) == [0.0, 0.5, 1.0]
     assert _ticks(0.0, 401.2) == [0, 200, 400]
+
+
+def test_an_interval_reaching_minus_100_percent_turned_round_is_unbounded_not_a_crash():
+    """A wide interval of b/a at n = 3 reaches b/a = 0 (−100 %); asked the other way round (a/b) its top is
+    +∞: the cell says so (the paper preset's report once failed here with a TypeError)."""
+    from green_mlflow.report.comparisons import _inverse, how_sure
+
+    record = {"ci_low_rel": -1.0, "ci_high_rel": 2.0, "ci_level": 0.999, "looks": 1, "n_other": 3, "n_reference": 3}
+    flipped = {**record, "ci_low_rel": _inverse(record["ci_high_rel"]), "ci_high_rel": _inverse(record["ci_low_rel"])}
+    assert flipped["ci_high_rel"] is None and flipped["ci_low_rel"] == pytest.approx(-2 / 3)
+    assert how_sure(flipped) == "99.9 % repeated CI -66.7 to +∞ %; n = 3 vs 3"
+    assert how_sure({**record, "ci_low_rel": None, "ci_high_rel": None}).startswith("no interval yet")
