@@ -138,8 +138,13 @@ def run_job(
     status = "FAILED" if reason else "FINISHED"
     if progress.log_path.exists():  # everything the job and its processes said, framework noise included
         runs.log_text(store, run_id, "logs/job.log", progress.log_path.read_text(errors="replace"))
-    runs.log_values(store, run_id, {"job_wall_s": time.monotonic() - began}, {"green.status_reason": reason or ""})
-    runs.finish(store, run_id, status)
+    ended = runs.ended_by_another(store, run_id)
+    if ended is None:
+        runs.log_values(store, run_id, {"job_wall_s": time.monotonic() - began}, {"green.status_reason": reason or ""})
+        runs.finish(store, run_id, status)
+    else:  # the launcher ended it (its node was declared failed, the job requeued): never a second life
+        status, reason = ended
+        row["replaces_run_id"] = run_id  # the launcher's row of this run, if it wrote one, gets this one's numbers
     row.update(status=status, reason=reason)
     data = store.client.get_run(run_id).data
     row.update(ledger_values(job, data.metrics))

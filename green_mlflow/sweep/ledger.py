@@ -11,15 +11,19 @@ import json
 from pathlib import Path
 
 from green_mlflow.redaction import redact_text
+from green_mlflow.sweep.outcome import current
 
 LEDGER = "jobs.jsonl"
 PARENT = "parent_run.json"
 
 
 def record(folder: Path, row: dict) -> None:
-    """Append a job's row, stamped with the parent run it belongs to (a folder resumed into holds several)."""
+    """Append a job's row, stamped with the parent run it belongs to (a folder resumed into holds several) and, in
+    a job of ``hydra/launcher=green_slurm``, with its SLURM job (``SweepOutcome.slurm_job_id``)."""
     folder.mkdir(parents=True, exist_ok=True)
     row = {**row, "parent_run_id": row.get("parent_run_id") or (read_parent(folder) or {}).get("run_id")}
+    if current().slurm_job_id and not row.get("slurm_job_id"):
+        row["slurm_job_id"] = current().slurm_job_id
     with open(folder / LEDGER, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         fh.write(redact_text(json.dumps(row)) + "\n")
@@ -29,7 +33,10 @@ def read_ledger(folder: Path, parent_run_id: str | None = None) -> list[dict]:
     """The rows of the folder's ledger; with ``parent_run_id``, only that sweep's (not an earlier one's).
 
     A row with ``replaces_run_id`` takes the place of the earlier row of that run: a job the scheduler ended after
-    it wrote its own row (a SLURM cancel, ``sweep.slurm``) gets the launcher's row, with the scheduler's reason."""
+    it wrote its own row (a SLURM cancel, ``sweep.slurm_runs``) gets the launcher's row, with the scheduler's reason.
+    A SLURM job has one row (``slurm_job_id``), where its first row was: its FINISHED row if it has one (a result is
+    a result, even when the scheduler requeued the job after), else its last word (an attempt lost with its node
+    is followed by the requeued attempt's row, or the launcher's)."""
     path = folder / LEDGER
     if not path.exists():
         return []
@@ -43,6 +50,21 @@ def read_ledger(folder: Path, parent_run_id: str | None = None) -> list[dict]:
             out.append(row)
         else:
             out[at] = row
+    return _one_row_per_slurm_job(out)
+
+
+def _one_row_per_slurm_job(rows: list[dict]) -> list[dict]:
+    out: list[dict] = []
+    at: dict[str, int] = {}
+    for row in rows:
+        job = row.get("slurm_job_id")
+        if not job:
+            out.append(row)
+        elif job not in at:
+            at[job] = len(out)
+            out.append(row)
+        elif out[at[job]]["status"] != "FINISHED":
+            out[at[job]] = row
     return out
 
 

@@ -21,6 +21,7 @@ class SweepOutcome:
     total_jobs: int | None = None  # jobs the sweep will launch (repetitions included), for "job k/N"
     started_s: float | None = None  # time.monotonic() when the sweep began
     job_durations_s: list[float] = field(default_factory=list)  # of the jobs done so far in this process
+    slurm_job_id: str | None = None  # in a job of hydra/launcher=green_slurm: its SLURM job (its ledger rows say it)
 
     def progress(self, k: int, now_s: float, terminal: bool = False) -> str:
         """``job k/N · elapsed … · about … left`` (the estimate from the jobs done so far in this process); on a

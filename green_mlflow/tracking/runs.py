@@ -56,7 +56,9 @@ def slurm_tags(env) -> dict[str, str]:
         return {}
     array, task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
     tags = {"slurm.job_id": f"{array}_{task}" if array and task else env["SLURM_JOB_ID"]}
-    for tag, name in (("slurm.node", "SLURMD_NODENAME"), ("slurm.partition", "SLURM_JOB_PARTITION")):
+    names = (("slurm.node", "SLURMD_NODENAME"), ("slurm.partition", "SLURM_JOB_PARTITION"),
+             ("slurm.restart_count", "SLURM_RESTART_COUNT"))  # set from the first requeue on: which attempt  # fmt: skip
+    for tag, name in names:
         if env.get(name):
             tags[tag] = env[name]
     return tags
@@ -166,6 +168,16 @@ def log_file(store: Store, run_id: str, path: Path, artifact_path: str | None = 
 
 def finish(store: Store, run_id: str, status: str) -> None:
     store.client.set_terminated(run_id, status)
+
+
+def ended_by_another(store: Store, run_id: str) -> tuple[str, str] | None:
+    """The status and ``green.status_reason`` of a run that something else ended while its own process still ran
+    (the SLURM launcher, when the scheduler requeued or cancelled the job: ``sweep.slurm_runs``); None while it is
+    RUNNING."""
+    run = store.client.get_run(run_id)
+    if run.info.status == "RUNNING":
+        return None
+    return run.info.status, run.data.tags.get("green.status_reason", "")
 
 
 def find_finished(store: Store, config_hash: str, repetition: int, software: str | None = None):

@@ -1,18 +1,24 @@
 """The SLURM path against a live single-node cluster (tests/helpers/slurm.py): a sweep through
 ``hydra/launcher=green_slurm`` (hydra-submitit-launcher's ``submitit_slurm``) logging to an MLflow tracking server
-with a PostgreSQL backend; a job cancelled with ``scancel`` while it measures; the cluster stopped afterwards."""
+with a PostgreSQL backend; a job cancelled with ``scancel`` while it measures; a job at its time limit; the node's
+slurmd stopped while a job measures, the node drained before a sweep, and Ctrl-C on a sweep with jobs running and
+queued; the cluster stopped afterwards, no daemon or job step left."""
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
+from green_mlflow.sweep.ledger import read_ledger
 from tests.helpers.project import TINY_MEASURE, cli_env, require_env, run_cli
 from tests.helpers.server import mlflow_server, postgres
 from tests.helpers.slurm import DAEMONS, slurm_cluster, stepds
@@ -92,15 +98,25 @@ def test_a_sweep_runs_as_slurm_jobs_into_a_postgres_backed_server(cluster_and_se
     assert "--gpus-per-node" not in scripts[0].read_text(), "a cpu job asks for no GPU"
 
 
-def _wait_for_a_measuring_run(client: MlflowClient, proc, output: list[str], deadline_s: float):
-    """The first job run that is RUNNING and has started its windows (a step metric logged is too late)."""
+def _reading(proc) -> tuple[list[str], threading.Thread]:
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    return output, reader
+
+
+def _wait_for_a_measuring_run(client: MlflowClient, proc, output: list[str], deadline_s: float, finished: int = 0):
+    """The first job run that is RUNNING and has started its windows (a step metric logged is too late), once
+    ``finished`` job runs have FINISHED."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         assert proc.poll() is None, "".join(output)[-4000:]
         text = "".join(output)
         if "sweep parent run " in text:
-            running = [r for r in children(client, parent_of(text)) if r.info.status == "RUNNING"]
-            if running and "slurm.job_id" in running[0].data.tags:
+            kids = children(client, parent_of(text))
+            running = [r for r in kids if r.info.status == "RUNNING"]
+            done = [r for r in kids if r.info.status == "FINISHED"]
+            if running and "slurm.job_id" in running[0].data.tags and len(done) >= finished:
                 return running[0]
         time.sleep(0.5)
     pytest.fail("no job run started measuring:\n" + "".join(output)[-4000:])
@@ -109,15 +125,11 @@ def _wait_for_a_measuring_run(client: MlflowClient, proc, output: list[str], dea
 def test_a_cancelled_job_fails_its_run_with_the_schedulers_reason_and_the_same_command_measures_only_it(
     cluster_and_server, tmp_path: Path
 ):
-    import threading
-
     cluster, server = cluster_and_server
     args = ["runtime=torch", "model=mobilenet_v2", "model.image_size=32", *TINY_MEASURE, "measure.repetitions=2"]
     args += ["measure.window_min_s=4", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
     proc = sweep(args, tmp_path, server.url, cluster)
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True)
-    reader.start()
+    output, reader = _reading(proc)
     client = MlflowClient(server.url)
     victim = _wait_for_a_measuring_run(client, proc, output, 300)
     job_id = victim.data.tags["slurm.job_id"]
@@ -181,3 +193,134 @@ def test_a_job_at_its_time_limit_fails_its_run_saying_so_and_the_sweep_ends(clus
     (run,) = children(client, parent_of(output))
     reason = run.data.tags["green.status_reason"]
     assert run.info.status == "FAILED" and ("stopped at its SLURM time limit" in reason or "TIMEOUT" in reason), reason
+
+
+# --- cluster faults: a node that dies, a node drained, the user's interrupt -------------------------------------
+
+
+def _no_run_running(client: MlflowClient, parent_id: str) -> list:
+    kids = children(client, parent_id)
+    assert [r.info.run_id for r in kids if r.info.status == "RUNNING"] == [], "a run was left RUNNING"
+    return kids
+
+
+UNAVAILABLE = "hydra.launcher.max_unavailable_min=0.25"  # 15 s (10 min by default)
+
+
+def test_a_node_that_dies_mid_measurement_fails_its_run_with_node_fail_and_the_sweep_ends_within_its_bound(
+    cluster_and_server, tmp_path: Path
+):
+    """slurmd stopped while the job measures: the controller marks the node DOWN (SlurmdTimeout) and requeues the
+    job; the run ends FAILED saying NODE_FAIL, the node and when; the requeued job cannot start (its only node is
+    DOWN) and is cancelled after max_unavailable_min; exit 1. The job step outlives slurmd and measures to its end
+    (slurmd's return does not stop it): its run stays FAILED (no second life), and so does its ledger row."""
+    cluster, server = cluster_and_server
+    args = ["runtime=torch", "model=mobilenet_v2", "model.image_size=32", *TINY_MEASURE, "measure.window_min_s=40"]
+    proc = sweep([*args, UNAVAILABLE, f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path, server.url, cluster)
+    output, reader = _reading(proc)
+    client = MlflowClient(server.url)
+    try:
+        victim = _wait_for_a_measuring_run(client, proc, output, 300)
+        cluster.stop_slurmd()
+        stopped = time.monotonic()
+        proc.wait(timeout=300)
+        took_s = time.monotonic() - stopped
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        cluster.start_slurmd()
+    reader.join(timeout=10)
+    text = "".join(output)
+    job_id = victim.data.tags["slurm.job_id"]
+    assert proc.returncode == 1, text[-4000:]
+    assert f"SLURM job {job_id} RUNNING on node localhost" in text, text[-4000:]
+    assert f"SLURM job {job_id} ended by a node failure (NODE_FAIL) and requeued (restart 1, seen at " in text
+    unavailable = rf"SLURM job {job_id} PENDING( \([^)]*\))?, cannot start: every node of partition debug is DOWN"
+    assert re.search(unavailable, text), text[-4000:]
+    assert "0 of 1 jobs finished" in text and "(hydra.launcher.max_unavailable_min): cancelled by green_mlflow" in text
+    # the bound: ~30 s until the node is DOWN, a poll (15 s at most), the 15-s bound, a poll, the summary
+    assert took_s < 150, f"{took_s:.0f} s from slurmd stopped to the sweep's end"
+
+    run = client.get_run(victim.info.run_id)
+    reason = run.data.tags["green.status_reason"]
+    assert run.info.status == "FAILED" and run.data.tags["slurm.state"] == "REQUEUED", reason
+    assert "NODE_FAIL" in reason and "node localhost DOWN" in reason and "this measurement was lost" in reason
+    assert client.get_run(parent_of(text)).info.status == "FAILED"
+
+    # the orphaned step measures to its end; nothing it did afterwards brought the run back
+    deadline = time.monotonic() + 120
+    while stepds(cluster) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not stepds(cluster), "the job step outlived its measurement"
+    assert client.get_run(victim.info.run_id).info.status == "FAILED"
+    (row,) = read_ledger(tmp_path / "sweep", parent_of(text))  # the job's own, written when its step finished
+    assert row.get("run_id") == victim.info.run_id and row["status"] == "FAILED", row
+    assert row["reason"].startswith(f"SLURM job {job_id} ended by a node failure"), row
+    (only,) = _no_run_running(client, parent_of(text))
+    assert only.info.run_id == victim.info.run_id, "the requeued job never measured"
+
+
+def test_a_drained_node_ends_the_sweeps_job_within_its_bound_saying_why(cluster_and_server, tmp_path: Path):
+    cluster, server = cluster_and_server
+    args = ["runtime=torch", "model=mobilenet_v2", "model.image_size=32", *TINY_MEASURE, UNAVAILABLE]
+    cluster.drain("maintenance by test_slurm")
+    try:
+        started = time.monotonic()
+        proc = sweep([*args, f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path, server.url, cluster)
+        output, _ = proc.communicate(timeout=300)
+        took_s = time.monotonic() - started
+    finally:
+        cluster.resume()
+    assert proc.returncode == 1, output[-4000:]
+    cause = "cannot start: every node of partition debug is DOWN, DRAINED or in maintenance (localhost IDLE+DRAIN "
+    assert f"{cause}(maintenance by test_slurm [" in output, output[-4000:]
+    assert "did not finish: SLURM job " in output and "could not start for " in output, output[-4000:]
+    assert "0 of 1 jobs finished" in output and took_s < 120, f"{took_s:.0f} s"
+    client = MlflowClient(server.url)
+    assert _no_run_running(client, parent_of(output)) == [], "the job never started: no run"
+    assert client.get_run(parent_of(output)).info.status == "FAILED"
+
+
+def test_ctrl_c_cancels_the_sweeps_slurm_jobs_ends_their_runs_and_the_same_command_measures_only_the_rest(
+    cluster_and_server, tmp_path: Path
+):
+    """Three jobs on a one-node cluster (a node each, --exclusive): SIGINT once the first has FINISHED and the second
+    measures (the third pending): both cancelled, the measuring one's run KILLED, the parent KILLED, nothing left
+    RUNNING or queued; the same command then measures the two that are missing."""
+    cluster, server = cluster_and_server
+    args = ["runtime=torch", "model=mobilenet_v2", "model.image_size=32", *TINY_MEASURE, "measure.repetitions=3"]
+    # seed=3: a configuration no other test of this module measures (resume is experiment-wide)
+    args += ["measure.window_min_s=4", "seed=3", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    proc = sweep(args, tmp_path, server.url, cluster)
+    output, reader = _reading(proc)
+    client = MlflowClient(server.url)
+    victim = _wait_for_a_measuring_run(client, proc, output, 400, finished=1)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=200)
+    reader.join(timeout=10)
+    text = "".join(output)
+    assert proc.returncode == 130, text[-4000:]
+    ids = re.search(r"submitted 3 SLURM job\(s\): (.+)", text).group(1).split(", ")
+    measuring = victim.data.tags["slurm.job_id"]
+    states = {f"{j.get('ArrayJobId')}_{j.get('ArrayTaskId')}": j["JobState"] for j in cluster.jobs()}
+    assert (
+        sorted(states[i] for i in ids) == ["CANCELLED", "CANCELLED", "COMPLETED"] and states[measuring] == "CANCELLED"
+    )
+    said = re.search(r"interrupted \(SIGINT, Ctrl-C\): cancelling SLURM job\(s\) (.+?) \(pending or running\)", text)
+    assert said and sorted(said.group(1).split(", ")) == sorted(i for i in ids if states[i] == "CANCELLED"), text
+    assert "cancelled 2 SLURM job(s); their runs ended KILLED" in text, text[-4000:]
+    parent = client.get_run(parent_of(text))
+    assert parent.info.status == "KILLED"
+    kids = _no_run_running(client, parent.info.run_id)
+    assert sorted(r.info.status for r in kids) == ["FINISHED", "KILLED"]
+    killed = client.get_run(victim.info.run_id)
+    assert (
+        killed.info.status == "KILLED"
+        and "the sweep was interrupted (SIGINT, Ctrl-C)" in (killed.data.tags["green.status_reason"])
+    )
+
+    again = sweep(args, tmp_path, server.url, cluster)
+    out, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, out[-4000:]
+    assert "3 of 3 jobs finished (1 skipped: already FINISHED earlier)" in out and "submitted 3 SLURM job(s)" in out
+    assert sorted(r.info.status for r in _no_run_running(client, parent_of(out))) == ["FINISHED", "FINISHED"]

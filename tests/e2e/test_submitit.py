@@ -139,7 +139,7 @@ def test_green_slurm_extends_submitit_slurm_with_a_gpu_per_gpu_job_on_a_whole_no
     assert launcher._target_ == "hydra_plugins.green_mlflow_launcher.green_slurm.GreenSlurmLauncher"
     assert launcher.partition == "gpu" and launcher.gpus_per_node is None and launcher.tasks_per_node == 1
     assert launcher.additional_parameters == {"exclusive": True} and launcher.timeout_min == 60
-    assert launcher.max_pending_min == 1440 and launcher.max_num_timeout == 0
+    assert launcher.max_pending_min == 1440 and launcher.max_unavailable_min == 10 and launcher.max_num_timeout == 0
     assert launcher.submitit_folder.endswith("/.submitit/%j"), "submitit's job files live in the sweep folder"
 
 

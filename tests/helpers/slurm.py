@@ -5,6 +5,11 @@ Everything is private to one folder: a munge key and socket (``AuthInfo=socket=â
 job ids start at 1, as on a fresh cluster), the logs and the PID files the cluster is stopped by. The node is
 this machine, named ``localhost`` at 127.0.0.1, with ``proctrack/linuxproc`` and ``task/none`` (no cgroups).
 Debian's build has no accounting storage: ``sacct`` fails here, as on a cluster without slurmdbd.
+
+Node faults on demand: ``stop_slurmd`` (the node stops answering; the controller marks it DOWN about 30 s later
+with ``SlurmdTimeout=10`` and requeues its job, whose step lives on), ``start_slurmd`` (it returns to service:
+``ReturnToService=2``), ``drain`` and ``resume``. A requeued job waits ``cred_expire`` + 1 s (11 s here, 121 s by
+default) before it may start again.
 """
 
 from __future__ import annotations
@@ -47,6 +52,42 @@ class Cluster:
         path = self.root / "log" / f"{daemon}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def node_state(self) -> str:
+        """The node's state as sinfo's short form: ``idle``, ``alloc``, ``down*``, ``drain``, â€¦"""
+        env = {**os.environ, **self.env}
+        return subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True).stdout.strip()
+
+    def wait_for_node(self, state: str, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.node_state() != state:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the node is {self.node_state()!r}, not {state!r}:\n{self.log('slurmctld')[-3000:]}")
+            time.sleep(0.3)
+
+    def stop_slurmd(self) -> None:
+        """The node dies as the controller sees it: slurmd stops (SIGTERM); its job steps live on."""
+        pid = self.pids["slurmd"]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(pid), "slurmd did not stop"
+
+    def start_slurmd(self) -> None:
+        """slurmd again; the node returns to service (``ReturnToService=2``) once it registers."""
+        (self.root / "slurmd.pid").unlink(missing_ok=True)
+        env = {**os.environ, **self.env}
+        subprocess.run(["slurmd", "-f", self.env["SLURM_CONF"], "-N", "localhost"], check=True, env=env)
+        self.pids["slurmd"] = _pid(self.root / "slurmd.pid", time.monotonic() + 30)
+        self.wait_for_node("idle")
+
+    def drain(self, reason: str) -> None:
+        self.run("scontrol", "update", "nodename=localhost", "state=drain", f"reason={reason}")
+
+    def resume(self) -> None:
+        self.run("scontrol", "update", "nodename=localhost", "state=resume")
+        self.wait_for_node("idle")
+
 
 def _config(root: Path, cpus: int) -> str:
     return f"""ClusterName=green
@@ -55,7 +96,7 @@ SlurmctldPort={free_port()}
 SlurmdPort={free_port()}
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket={root}/munge/munge.sock
+AuthInfo=cred_expire=10,socket={root}/munge/munge.sock
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation={root}/state
@@ -73,6 +114,7 @@ AccountingStorageType=accounting_storage/none
 MpiDefault=none
 ReturnToService=2
 KillWait=2
+SlurmdTimeout=10
 MinJobAge=3600
 InactiveLimit=0
 NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=4000 State=UNKNOWN

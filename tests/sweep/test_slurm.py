@@ -1,6 +1,7 @@
-"""The SLURM wait and its bounds (``green_mlflow.sweep.slurm``) on scripted scheduler answers, the one-job-per-device
-check of the launcher configuration (``green_mlflow.sweep.devices``), and the ledger's last word per job. The live
-cluster is tests/e2e/test_slurm.py; these are the cases a live cluster cannot be made to show on demand."""
+"""The SLURM wait and its bounds (``green_mlflow.sweep.slurm``, ``slurm_states``) on scripted scheduler answers,
+the one-job-per-device check of the launcher configuration (``green_mlflow.sweep.devices``), and the ledger's last
+word per job. The live cluster is tests/e2e/test_slurm.py; these are the cases a live cluster cannot be made to
+show on demand (cluster faults: test_slurm_faults.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,8 @@ import pytest
 
 from green_mlflow.sweep.devices import LauncherError, check_launcher
 from green_mlflow.sweep.ledger import read_ledger, record
-from green_mlflow.sweep.slurm import (
-    CONTROLLER_SILENT_S,
-    PAST_LIMIT_S,
-    RESULT_GRACE_S,
-    JobState,
-    parse_show_job,
-    scheduler_message,
-    wait_for,
-)
+from green_mlflow.sweep.slurm import CONTROLLER_SILENT_S, PAST_LIMIT_S, RESULT_GRACE_S, wait_for
+from green_mlflow.sweep.slurm_states import JobState, parse_show_job, scheduler_message
 from green_mlflow.tracking.runs import slurm_tags
 
 # `scontrol show job --oneliner` on Debian's slurm-wlm 22.05 (fields cut for length): an array task, a plain job
@@ -42,7 +36,7 @@ def test_scontrol_lines_become_states_by_submitits_job_id():
     states = parse_show_job(SHOW_JOB)
     assert set(states) == {"7_1", "1", "7_2", "10_0", "10_1", "10_2", "10_5"}
     assert states["10_5"] == JobState("PENDING", "", "", 600.0, 0.0)
-    assert states["7_1"] == JobState("TIMEOUT", "TimeLimit", "localhost", 60.0, 64.0)
+    assert states["7_1"] == JobState("TIMEOUT", "TimeLimit", "localhost", 60.0, 64.0, partition="debug")
     assert states["1"].state == "CANCELLED" and states["1"].reason == "" and states["1"].time_limit_s == 93784.0
     assert states["7_2"].active and states["7_2"].time_limit_s is None and states["7_2"].node == ""
 
@@ -186,6 +180,11 @@ def test_slurm_tags_name_the_job_as_submitit_does():
            "SLURM_JOB_PARTITION": "gpu"}  # fmt: skip
     assert slurm_tags(env) == {"slurm.job_id": "11_1", "slurm.node": "n3", "slurm.partition": "gpu"}
     assert slurm_tags({"SLURM_JOB_ID": "5"}) == {"slurm.job_id": "5"} and slurm_tags({}) == {}
+    # a requeued attempt (SLURM sets the count from the first requeue on): the launcher tells its run from the lost one
+    assert slurm_tags({"SLURM_JOB_ID": "5", "SLURM_RESTART_COUNT": "1"}) == {
+        "slurm.job_id": "5",
+        "slurm.restart_count": "1",
+    }
 
 
 def test_the_launchers_row_replaces_the_jobs_own_row_of_that_run_in_its_place(tmp_path: Path):
