@@ -164,7 +164,7 @@ def claims(study: Study) -> str:
             f'<tr data-claim="{_e(c.get("name") or c["id"])}"><td>{_e(c.get("name") or c["id"])}</td>'
             f"<td>{_e(c['statement'])}</td><td>{_e(c['kind'])}</td><td>{_e(c.get('metric', 'energy'))}</td>"
             f'<td class="{css.get(c["status"], "inc")}">{_e(c.get("shown_as") or c["status"])}</td>'
-            f'<td>{_e(c["statistic"])}</td><td class="n">{_e(interval)}</td>'
+            f'<td>{_e(c["statistic"])}</td><td class="n">{interval}</td>'
             f"<td>{_e(c.get('n_counts') or '—')}</td><td>{listed}</td><td>{_e(why)}</td><td>{_e(c['tested_on'])}</td></tr>"
         )
     error = f'<p class="small">{_e(declared["error"])}</p>' if declared.get("error") else ""

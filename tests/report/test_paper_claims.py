@@ -192,3 +192,29 @@ def test_the_ranking_claim_says_what_its_n_counts(tmp_path: Path):
     assert claim.status == "supported"
     assert claim.n_counts == "2 groups, 1 runtime pair, 2 within-group comparisons" and claim.n == []
     assert claim.record()["n_counts"] == claim.n_counts
+
+
+def test_the_claims_table_shows_each_claims_pairs_coverage_and_n_and_no_escaped_markup(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from green_mlflow.report.render_study import claims as claims_section
+
+    jobs = _series("torch", 1.0) + _series("onnx", 0.6, source="torch")
+    found = claims(
+        _view(tmp_path, jobs).groups,
+        None,
+        parse(
+            "hypotheses:\n  - {id: HALF, statement: s, kind: lower, a: {runtime: torch}, b: {runtime: onnx, source: torch},"
+            " where: {model: [mobilenet_v2, resnet50]}, metric: [energy, latency]}\n"
+            "  - {id: TRT, statement: s, kind: lower, a: {provider: cuda}, b: {provider: tensorrt}}\n",
+            "t",
+        ),
+    )
+    declared = {"source": "t", "sha256": "0" * 64, "note": "declared before the first job started",
+                "guarantee": "g", "claims": [c.record() for c in found]}  # fmt: skip
+    html = claims_section(SimpleNamespace(claims=declared))
+    assert "&lt;span" not in html  # the "—" of a claim without a ratio is markup, not escaped text
+    for name in ("HALF (energy)", "HALF (latency)"):
+        assert f'data-claim="{name}"' in html
+    assert html.count("partly measured: 1 of 2 pairs") == 2 and "6 vs 6 runs per side" in html
+    assert html.count("<details><summary>1 read</summary>") == 2 and "onnx (from torch) / torch (mobilenet_v2" in html
