@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from scipy import stats as sps
 
 from green_mlflow.study.claim_kinds import Judge, best, compare, correlation, ranking
-from green_mlflow.study.coverage import Coverage
+from green_mlflow.study.coverage import NOT_MEASURABLE, Coverage
 from green_mlflow.study.defaults import ALPHA
 from green_mlflow.study.design import Design
 from green_mlflow.study.estimate import Estimate
@@ -189,6 +189,10 @@ def _settle(c: Claim, level: float, paper: bool) -> None:
         c.status = "inconclusive"
     if c.status != "not measured" and partial and c.status not in c.valid_on_part:
         c.part, c.status = c.status, "partly measured"
+    if c.status == "not measured" and c.coverage is not None:
+        failed = [m for m in c.coverage.missing if NOT_MEASURABLE in m]
+        if failed:  # measured nowhere because its runs cannot run here: say why, then what would measure it
+            c.decide = f"{failed[0]}; elsewhere: {c.decide}" if c.decide else failed[0]
     if c.status in ("supported", "contradicted"):
         c.decide = ""
     elif c.status == "inconclusive" or c.part == "inconclusive":

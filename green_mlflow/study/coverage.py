@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from green_mlflow.study.groups import Group
 from green_mlflow.study.hypotheses import Hypothesis, Selector
 from green_mlflow.study.runs import runtime_label
-from green_mlflow.study.selectors import Place, overrides, places
+from green_mlflow.study.selectors import Place, overrides
 
 CELL_KEYS = ("model", "batch_size", "provider")
+NOT_MEASURABLE = "not measurable here"  # a side whose runs failed: the reason is the run's own
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,22 @@ def _units(s: Scope) -> list[tuple]:
 
 
 def _why_missing(groups: list[Group], s: Scope, cell: tuple[str, ...], sides: list[tuple[Selector, str]]) -> str:
-    here = [p for p in places(groups) if cell_of(s, p.group) == cell]
+    """Why a unit of the scope has no pair: no runs there at all, a side never run, or a side whose runs
+    failed — "not measurable here" with the run's own reason (MXNet on a GPU newer than its last build)."""
+    here = [Place(g, x) for g in groups if cell_of(s, g) == cell for x in g.series]
     if not here:
-        return "no finished runs in this group"
-    absent = [label for side, label in sides if not any(side.matches(**p.facts) for p in here)]
-    return f"no {' or '.join(absent)} series" if absent else "no pair with a common measured figure"
+        return "no runs in this group"
+    why = []
+    for side, label in sides:
+        if any(side.matches(**p.facts) and p.series.finished for p in here):
+            continue
+        failed = [r for p in here if side.matches(**p.facts) for r in p.series.runs if not r.finished]
+        if failed:
+            reason = failed[0].status_reason.splitlines()[0] if failed[0].status_reason else "no reason logged"
+            why.append(f"{label} {NOT_MEASURABLE} ({failed[0].status}: {reason})")
+        else:
+            why.append(f"no {label} series")
+    return "; ".join(why) or "no pair with a common measured figure"
 
 
 def comparison_coverage(groups: list[Group], h: Hypothesis, tested: list[tuple[Place, Place]]) -> Coverage:

@@ -218,3 +218,27 @@ def test_the_claims_table_shows_each_claims_pairs_coverage_and_n_and_no_escaped_
         assert f'data-claim="{name}"' in html
     assert html.count("partly measured: 1 of 2 pairs") == 2 and "6 vs 6 runs per side" in html
     assert html.count("<details><summary>1 read</summary>") == 2 and "onnx (from torch) / torch (mobilenet_v2" in html
+
+
+def test_mxnet_on_a_gpu_it_cannot_run_on_is_not_measurable_here_with_the_runs_own_reason(tmp_path: Path):
+    """On a Hopper GPU MXNet's runs fail before measuring (its last build stops at compute capability 8.x): the
+    paper's P2a is "not measured", says "not measurable here" with that reason, and what would measure it."""
+    reason = (
+        "MXNet 1.9.1 (mxnet-cu112, its last build) has GPU kernels up to compute capability 8.x; this GPU is 9.0, "
+        "so MXNet cannot run on it."
+    )
+    jobs = []
+    for model in ("resnet50", "mobilenet_v2"):
+        jobs += _series("torch", 1.0, model=model, provider="cuda")
+        jobs += [
+            Job("mxnet", "hybrid", model, 1, "cuda", repetition=i, status="FAILED", reason=reason) for i in range(3)
+        ]
+    paper = load_hypotheses("paper")
+    (p2a,) = [h for h in paper.hypotheses if h.id.startswith("P2a")]
+    energy, _ = claims(_view(tmp_path, jobs).groups, None, type(paper)(paper.source, paper.text, [p2a]))
+    assert energy.status == "not measured"
+    assert energy.decide.startswith("mxnet vs torch (")
+    assert (
+        "mxnet not measurable here (FAILED: MXNet 1.9.1" in energy.decide and "compute capability 8.x" in energy.decide
+    )
+    assert "elsewhere: python -m green_mlflow -m runtime=torch,mxnet" in energy.decide
