@@ -219,3 +219,29 @@ def slurm_cluster() -> Iterator[Cluster]:
     finally:
         stop(cluster)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class Paths:
+    """The files of a submitit job the sweep reads: its result pickle and its stderr log."""
+
+    result_pickle: Path
+    stderr: Path
+
+
+@dataclass
+class FakeJob:
+    """A submitit job as ``sweep.slurm`` sees it (its id and paths), for the unit tests without a cluster."""
+
+    job_id: str
+    paths: Paths
+
+
+def fake_job(tmp_path: Path, job_id: str, result: bool = False, message: str = "") -> FakeJob:
+    """A job with (``result``) or without its result pickle, and slurmstepd's ``message`` in its stderr."""
+    paths = Paths(tmp_path / f"{job_id}_result.pkl", tmp_path / f"{job_id}_log.err")
+    if result:
+        paths.result_pickle.write_bytes(b"x")
+    if message:
+        paths.stderr.write_text(f"slurmstepd: error: {message}\n")
+    return FakeJob(job_id, paths)

@@ -5,7 +5,6 @@ show on demand (cluster faults: test_slurm_faults.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from green_mlflow.sweep.ledger import read_ledger, record
 from green_mlflow.sweep.slurm import CONTROLLER_SILENT_S, PAST_LIMIT_S, RESULT_GRACE_S, wait_for
 from green_mlflow.sweep.slurm_states import JobState, parse_show_job, scheduler_message
 from green_mlflow.tracking.runs import slurm_tags
+from tests.helpers.slurm import fake_job as job
 
 # `scontrol show job --oneliner` on Debian's slurm-wlm 22.05 (fields cut for length): an array task, a plain job
 SHOW_JOB = (
@@ -49,18 +49,6 @@ def test_the_schedulers_message_is_read_from_the_jobs_error_stream(tmp_path: Pat
     assert scheduler_message(tmp_path / "missing") == ""
 
 
-@dataclass
-class Paths:
-    result_pickle: Path
-    stderr: Path
-
-
-@dataclass
-class FakeJob:
-    job_id: str
-    paths: Paths
-
-
 class Scheduler:
     """Scripted answers: ``script(t)`` gives what ``scontrol`` says at time t (None: no answer)."""
 
@@ -75,15 +63,6 @@ class Scheduler:
 
     def wait(self, jobs, max_pending_s=None):
         return wait_for(jobs, max_pending_s, self.states, self.cancelled.append, lambda: self.t, self.sleep)
-
-
-def job(tmp_path: Path, job_id: str, result: bool = False, message: str = "") -> FakeJob:
-    paths = Paths(tmp_path / f"{job_id}_result.pkl", tmp_path / f"{job_id}_log.err")
-    if result:
-        paths.result_pickle.write_bytes(b"x")
-    if message:
-        paths.stderr.write_text(f"slurmstepd: error: {message}\n")
-    return FakeJob(job_id, paths)
 
 
 def test_a_finished_job_and_a_cancelled_one_end_the_wait_each_with_what_happened(tmp_path: Path):

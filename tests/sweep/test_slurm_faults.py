@@ -6,7 +6,6 @@ the ledger's one row per SLURM job. The live cluster is tests/e2e/test_slurm.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from green_mlflow.sweep import outcome
@@ -21,6 +20,7 @@ from green_mlflow.sweep.slurm_nodes import (
     unavailable_cause,
 )
 from green_mlflow.sweep.slurm_states import JobState, parse_show_job
+from tests.helpers.slurm import fake_job as job
 
 # Debian's slurm-wlm 22.05, fields cut for length: an array task running, then requeued after `slurmd` stopped
 # (its only node DOWN: the reason says None, later Resources, not that the node is gone), and the node
@@ -93,25 +93,6 @@ def test_a_job_waits_on_unavailable_nodes_by_its_reason_or_by_the_nodes_a_busy_q
     gpu = DOWN.replace("localhost", "g1").replace("Partitions=debug", "Partitions=gpu")
     assert unavailable_cause("Resources", "debug,gpu", cluster(BUSY_NODE, gpu)) == ""
     assert unavailable_cause("Resources", "debug", None) == "" and reason_words("Resources").endswith("(a busy queue)")
-
-
-@dataclass
-class Paths:
-    result_pickle: Path
-    stderr: Path
-
-
-@dataclass
-class FakeJob:
-    job_id: str
-    paths: Paths
-
-
-def job(tmp_path: Path, job_id: str, result: bool = False) -> FakeJob:
-    paths = Paths(tmp_path / f"{job_id}_result.pkl", tmp_path / f"{job_id}_log.err")
-    if result:
-        paths.result_pickle.write_bytes(b"x")
-    return FakeJob(job_id, paths)
 
 
 class Live:
